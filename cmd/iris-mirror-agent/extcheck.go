@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/irismirror/iris-mirror-agent/haproxy"
+)
+
+// runExternalCheck is what haproxy's external-check runs: ask the agent on
+// the checked server's address for /primary. It takes no flags (haproxy
+// passes none and clears the environment) and reads its few settings from
+// a file. stdout may be closed; writes then fail silently.
+func runExternalCheck(ctx context.Context, inv haproxy.Invocation, confPath string, stdout io.Writer) int {
+	cfg, err := haproxy.LoadExternalCheckConfig(confPath)
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL external-check config: %v\n", err)
+		return ExitFail
+	}
+	url, err := cfg.URL(inv)
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL %v\n", err)
+		return ExitFail
+	}
+	code, line, err := askAgent(ctx, url, cfg.Timeout)
+	msg := describeAsk(url, code, line, err)
+	if err == nil && code == http.StatusOK {
+		fmt.Fprintf(stdout, "OK %s %s\n", inv.ServerName, msg)
+		return ExitOK
+	}
+	fmt.Fprintf(stdout, "FAIL %s %s\n", inv.ServerName, msg)
+	return ExitFail
+}

@@ -1,0 +1,50 @@
+// Command irissim runs a simulated IRIS mirror member (no licence needed)
+// and changes its state. See package simulator for what it simulates.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `Usage: irissim <command> [flags]
+
+Commands:
+  serve   run one simulated mirror member
+  set     change a running member's state: irissim set --control ADDR STATE
+  get     print a running member's state and counters
+
+Run "irissim <command> --help" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "set":
+		return runSet(ctx, args[1:], stdout, stderr)
+	case "get":
+		return runGet(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "irissim: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+}

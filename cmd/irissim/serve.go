@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/irismirror/iris-mirror-agent/simulator"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("irissim serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "iris", "member name (answered by the application path and the SuperServer)")
+	ip := fs.String("ip", "127.0.0.1", "loopback address; sets the default web, superserver and control addresses")
+	web := fs.String("web", "", "web server address serving /csp/mirror_status.cxw (default IP:52773)")
+	ss := fs.String("superserver", "", "SuperServer address (default IP:1972)")
+	control := fs.String("control", "", "control endpoint address, loopback only (default IP:52780)")
+	state := fs.String("state", "primary", "initial state: primary, backup, async, hang or down")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	orDefault := func(v *string, port string) {
+		if *v == "" {
+			*v = net.JoinHostPort(*ip, port)
+		}
+	}
+	orDefault(web, "52773")
+	orDefault(ss, "1972")
+	orDefault(control, "52780")
+	st, err := simulator.ParseState(*state)
+	if err != nil {
+		fmt.Fprintf(stderr, "irissim serve: invalid --state: %v\n", err)
+		return 2
+	}
+	if err := requireLoopback(*control); err != nil {
+		fmt.Fprintf(stderr, "irissim serve: invalid --control %q: %v\n", *control, err)
+		return 2
+	}
+	m := simulator.NewMember(*name, *web, *ss, st)
+	if err := m.Start(); err != nil {
+		fmt.Fprintf(stderr, "irissim serve: %v\n", err)
+		return 1
+	}
+	defer m.Close()
+	ln, err := net.Listen("tcp", *control)
+	if err != nil {
+		fmt.Fprintf(stderr, "irissim serve: control: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: simulator.ControlHandler(m), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends at Close
+	defer srv.Close()
+	fmt.Fprintf(stdout, "irissim: member %s state %s web %s superserver %s control %s\n", *name, st, *web, *ss, ln.Addr())
+	<-ctx.Done()
+	return 0
+}
+
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return errors.New("the control endpoint changes state: it must listen on a loopback address")
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/irismirror/iris-mirror-agent/probe"
+)
+
+// Check holds the settings of `iris-mirror-agent check`.
+type Check struct {
+	URL                string        `env:"CHECK_URL" envDefault:"http://127.0.0.1:9797/primary" flag:"url" help:"agent endpoint to ask (agent mode)"`
+	Timeout            time.Duration `env:"CHECK_TIMEOUT" envDefault:"1s" flag:"timeout" help:"give up after this long"`
+	Direct             bool          `env:"CHECK_DIRECT" envDefault:"false" flag:"direct" help:"probe IRIS itself instead of asking an agent (implied by --mirror-status-url or --superserver)"`
+	MirrorStatusURL    string        `env:"MIRROR_STATUS_URL" envDefault:"http://127.0.0.1:52773/csp/mirror_status.cxw" flag:"mirror-status-url" help:"direct mode: the member's mirror_status.cxw URL"`
+	SuperServer        string        `env:"SUPERSERVER" envDefault:"127.0.0.1:1972" flag:"superserver" help:"direct mode: SuperServer host:port (empty skips it)"`
+	CAFile             string        `env:"CA_FILE" flag:"ca-file" help:"direct mode: PEM CA bundle for an https mirror-status URL"`
+	InsecureSkipVerify bool          `env:"INSECURE_SKIP_VERIFY" envDefault:"false" flag:"insecure-skip-verify" help:"direct mode: do not verify the mirror-status certificate"`
+}
+
+// CheckSynopsis is the help paragraph of check.
+const CheckSynopsis = `iris-mirror-agent check [settings]
+
+Exit 0 if the member is a routable primary, 1 if not, with one line saying why.
+Agent mode (default) asks a running agent; direct mode probes IRIS itself.`
+
+// LoadCheck reads check's settings and validates them.
+func LoadCheck(args, environ []string, help io.Writer) (*Check, error) {
+	cfg := &Check{}
+	rest, set, err := LoadFlags(cfg, "iris-mirror-agent check", CheckSynopsis, args, environ, help)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (check takes only settings)", rest[0])
+	}
+	if set["mirror-status-url"] || set["superserver"] {
+		cfg.Direct = true
+	}
+	bad := func(flag string, value any, why string) error {
+		return &Error{Flag: flag, Env: Prefix + envName(flag), Value: fmt.Sprint(value), Err: errors.New(why)}
+	}
+	if cfg.Timeout <= 0 || cfg.Timeout > time.Minute {
+		return nil, &Error{Flag: "timeout", Env: Prefix + "CHECK_TIMEOUT", Value: cfg.Timeout.String(), Err: errors.New("must be between 1ms and 1m")}
+	}
+	if cfg.Direct {
+		if _, err := probe.ParseHTTPURL(cfg.MirrorStatusURL); err != nil {
+			return nil, bad("mirror-status-url", redactedURL(cfg.MirrorStatusURL), err.Error())
+		}
+		if cfg.SuperServer != "" {
+			if err := CheckDialAddr(cfg.SuperServer); err != nil {
+				return nil, bad("superserver", cfg.SuperServer, err.Error())
+			}
+		}
+		return cfg, nil
+	}
+	if _, err := probe.ParseHTTPURL(cfg.URL); err != nil {
+		return nil, &Error{Flag: "url", Env: Prefix + "CHECK_URL", Value: redactedURL(cfg.URL), Err: err}
+	}
+	return cfg, nil
+}
+
+// Healthcheck holds the settings of `iris-mirror-agent healthcheck`.
+type Healthcheck struct {
+	Endpoint   string        `env:"HEALTHCHECK_ENDPOINT" envDefault:"live" flag:"endpoint" help:"live, health or primary: what 'healthy' means for the container"`
+	URL        string        `env:"HEALTHCHECK_URL" flag:"url" help:"agent base URL (default: 127.0.0.1 on the port of MIRROR_AGENT_HTTP_LISTEN)"`
+	Timeout    time.Duration `env:"HEALTHCHECK_TIMEOUT" envDefault:"2s" flag:"timeout" help:"give up after this long"`
+	HTTPListen string        `env:"HTTP_LISTEN" envDefault:":9797"` // serve's listen address, to find the agent
+}
+
+// HealthcheckSynopsis is the help paragraph of healthcheck.
+const HealthcheckSynopsis = `iris-mirror-agent healthcheck [settings]
+
+For Docker HEALTHCHECK: exit 0 if the local agent answers 200 on the chosen
+endpoint, else 1 (never 2, which Docker reserves). The default, live, keeps a
+healthy backup container healthy.`
+
+// LoadHealthcheck reads healthcheck's settings and validates them.
+func LoadHealthcheck(args, environ []string, help io.Writer) (*Healthcheck, error) {
+	cfg := &Healthcheck{}
+	rest, err := Load(cfg, "iris-mirror-agent healthcheck", HealthcheckSynopsis, args, environ, help)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (healthcheck takes only settings)", rest[0])
+	}
+	switch cfg.Endpoint {
+	case "live", "health", "primary":
+	default:
+		return nil, &Error{Flag: "endpoint", Env: Prefix + "HEALTHCHECK_ENDPOINT", Value: cfg.Endpoint, Err: errors.New("must be live, health or primary")}
+	}
+	if cfg.Timeout <= 0 || cfg.Timeout > time.Minute {
+		return nil, &Error{Flag: "timeout", Env: Prefix + "HEALTHCHECK_TIMEOUT", Value: cfg.Timeout.String(), Err: errors.New("must be between 1ms and 1m")}
+	}
+	if cfg.URL == "" {
+		_, port, err := net.SplitHostPort(cfg.HTTPListen)
+		if err != nil || port == "" || port == "0" {
+			return nil, fmt.Errorf("cannot find the agent: MIRROR_AGENT_HTTP_LISTEN %q has no fixed port; set --url", cfg.HTTPListen)
+		}
+		host, _, _ := net.SplitHostPort(cfg.HTTPListen)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		cfg.URL = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := probe.ParseHTTPURL(cfg.URL)
+	if err != nil {
+		return nil, &Error{Flag: "url", Env: Prefix + "HEALTHCHECK_URL", Value: redactedURL(cfg.URL), Err: err}
+	}
+	u.Path = "/" + cfg.Endpoint
+	u.RawQuery = ""
+	cfg.URL = (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: u.Path}).String()
+	return cfg, nil
+}

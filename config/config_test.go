@@ -1,0 +1,170 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServeDefaults(t *testing.T) {
+	cfg, err := LoadServe(nil, nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Interval != time.Second || cfg.Timeout != 800*time.Millisecond || cfg.Rise != 2 || cfg.Fall != 3 ||
+		cfg.HTTPListen != ":9797" || cfg.AgentListen != ":9798" || cfg.SuperServer != "127.0.0.1:1972" ||
+		cfg.MirrorStatusURL != "http://127.0.0.1:52773/csp/mirror_status.cxw" || cfg.Member == "" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	// A hung primary must be reported not routable within 3 s by default:
+	// it stops being routable at its first failed probe.
+	if worst := cfg.Interval + cfg.Timeout; worst > 3*time.Second {
+		t.Fatalf("default worst case %v > 3s", worst)
+	}
+}
+
+func TestFlagsWinOverEnv(t *testing.T) {
+	env := []string{"MIRROR_AGENT_INTERVAL=5s", "MIRROR_AGENT_FALL=7", "MIRROR_AGENT_MEMBER=fromenv"}
+	cfg, err := LoadServe([]string{"--interval", "250ms"}, env, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Interval != 250*time.Millisecond || cfg.Fall != 7 || cfg.Member != "fromenv" {
+		t.Fatalf("%+v", cfg)
+	}
+}
+
+func TestHelpListsEnvAndDefaults(t *testing.T) {
+	var out bytes.Buffer
+	_, err := LoadServe([]string{"--help"}, nil, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err %v", err)
+	}
+	for _, want := range []string{"--interval duration", "MIRROR_AGENT_INTERVAL", "(default 1s)", "--agent-listen", "MIRROR_AGENT_AGENT_LISTEN"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// TestBadServeSettings: every bad value is one line naming the setting.
+func TestBadServeSettings(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"--interval", "abc"}, nil, `invalid --interval "abc"`},
+		{nil, []string{"MIRROR_AGENT_INTERVAL=abc"}, `invalid MIRROR_AGENT_INTERVAL="abc"`},
+		{[]string{"--interval", "0s"}, nil, "--interval"},
+		{[]string{"--interval", "-1s"}, nil, "--interval"},
+		{[]string{"--timeout", "0s"}, nil, "--timeout"},
+		{[]string{"--timeout", "2m"}, nil, "--timeout"},
+		{[]string{"--rise", "0"}, nil, "--rise"},
+		{[]string{"--rise", "x"}, nil, "--rise"},
+		{nil, []string{"MIRROR_AGENT_FALL=many"}, "MIRROR_AGENT_FALL"},
+		{[]string{"--fall", "0"}, nil, "--fall"},
+		{[]string{"--mirror-status-url", "127.0.0.1:52773/csp"}, nil, "--mirror-status-url"},
+		{[]string{"--mirror-status-url", "ftp://x/"}, nil, "--mirror-status-url"},
+		{[]string{"--mirror-status-url", "http://:52773/"}, nil, "--mirror-status-url"},
+		{[]string{"--superserver", "1972"}, nil, "--superserver"},
+		{[]string{"--superserver", ":1972"}, nil, "--superserver"},
+		{[]string{"--superserver", "h:99999"}, nil, "--superserver"},
+		{[]string{"--http-listen", "9797"}, nil, "--http-listen"},
+		{[]string{"--agent-listen", ":x"}, nil, "--agent-listen"},
+		{[]string{"--agent-listen", ":9797"}, nil, "same address as --http-listen"},
+		{[]string{"--http-listen", "", "--agent-listen", ""}, nil, "nothing would be served"},
+		{[]string{"--ca-file", "/nonexistent/ca.pem"}, nil, "--ca-file"},
+		{[]string{"--log-level", "loud"}, nil, "--log-level"},
+		{[]string{"--log-format", "xml"}, nil, "--log-format"},
+		{[]string{"--shutdown-delay", "-1s"}, nil, "--shutdown-delay"},
+		{[]string{"--member", "a b"}, nil, "--member"},
+		{nil, []string{"MIRROR_AGENT_INSECURE_SKIP_VERIFY=maybe"}, "MIRROR_AGENT_INSECURE_SKIP_VERIFY"},
+		{[]string{"--nope"}, nil, "unknown flag"},
+		{[]string{"extra"}, nil, "unexpected argument"},
+	}
+	for _, tc := range cases {
+		_, err := LoadServe(tc.args, tc.env, &bytes.Buffer{})
+		if err == nil {
+			t.Errorf("%v %v: accepted", tc.args, tc.env)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+			t.Errorf("%v %v: %q, want one line containing %q", tc.args, tc.env, msg, tc.want)
+		}
+	}
+}
+
+func TestURLWithCredentialsRedactedInErrors(t *testing.T) {
+	_, err := LoadServe([]string{"--mirror-status-url", "ftp://admin:s3cret@h/"}, nil, &bytes.Buffer{})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestSameListen(t *testing.T) {
+	cases := []struct {
+		a, b string
+		same bool
+	}{
+		{":9797", ":9797", true},
+		{":9797", "127.0.0.1:9797", true},
+		{"127.0.0.1:9797", "127.0.0.2:9797", false},
+		{"127.0.0.1:9797", "127.0.0.1:9798", false},
+		{"[::]:9797", "127.0.0.1:9797", true},
+		{":0", ":0", false},
+		{"", ":9797", false},
+	}
+	for _, c := range cases {
+		if got := SameListen(c.a, c.b); got != c.same {
+			t.Errorf("%q %q: %v", c.a, c.b, got)
+		}
+	}
+}
+
+func TestListFlagReplacesEnv(t *testing.T) {
+	type cfg struct {
+		Items []string `env:"ITEMS" envSeparator:"," flag:"item" help:"x"`
+	}
+	c := &cfg{}
+	if _, err := Load(c, "t", "", []string{"--item", "a", "--item", "b,c"}, []string{"MIRROR_AGENT_ITEMS=x,y"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Items, "|") != "a|b|c" {
+		t.Fatalf("%q", c.Items)
+	}
+	c = &cfg{}
+	_, _ = Load(c, "t", "", nil, []string{"MIRROR_AGENT_ITEMS=x,y"}, &bytes.Buffer{})
+	if strings.Join(c.Items, "|") != "x|y" {
+		t.Fatalf("env list %q", c.Items)
+	}
+}
+
+func TestCheckAndHealthcheckSettings(t *testing.T) {
+	c, err := LoadCheck([]string{"--superserver", "127.0.0.1:1972"}, nil, &bytes.Buffer{})
+	if err != nil || !c.Direct {
+		t.Fatalf("--superserver must imply direct mode: %+v %v", c, err)
+	}
+	c, err = LoadCheck(nil, []string{"MIRROR_AGENT_SUPERSERVER=10.0.0.1:1972"}, &bytes.Buffer{})
+	if err != nil || c.Direct {
+		t.Fatalf("serve's env must not switch check to direct mode: %+v %v", c, err)
+	}
+	if _, err := LoadCheck([]string{"--url", "nope"}, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--url") {
+		t.Fatalf("bad url: %v", err)
+	}
+	h, err := LoadHealthcheck(nil, []string{"MIRROR_AGENT_HTTP_LISTEN=:19797"}, &bytes.Buffer{})
+	if err != nil || h.URL != "http://127.0.0.1:19797/live" {
+		t.Fatalf("healthcheck follows serve's port: %+v %v", h, err)
+	}
+	h, err = LoadHealthcheck([]string{"--endpoint", "health"}, []string{"MIRROR_AGENT_HTTP_LISTEN=127.0.0.5:9797"}, &bytes.Buffer{})
+	if err != nil || h.URL != "http://127.0.0.5:9797/health" {
+		t.Fatalf("%+v %v", h, err)
+	}
+	if _, err := LoadHealthcheck([]string{"--endpoint", "standby"}, nil, &bytes.Buffer{}); err == nil {
+		t.Fatal("bad endpoint accepted")
+	}
+}

@@ -1,0 +1,197 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/irismirror/iris-mirror-agent/probe"
+)
+
+// Serve holds the settings of `iris-mirror-agent serve`.
+type Serve struct {
+	Member             string        `env:"MEMBER" flag:"member" help:"member name shown in /status and logs (empty: the host name)"`
+	MirrorStatusURL    string        `env:"MIRROR_STATUS_URL" envDefault:"http://127.0.0.1:52773/csp/mirror_status.cxw" flag:"mirror-status-url" help:"URL of this member's mirror_status.cxw (http or https)"`
+	CAFile             string        `env:"CA_FILE" flag:"ca-file" help:"PEM CA bundle to verify an https mirror-status URL"`
+	InsecureSkipVerify bool          `env:"INSECURE_SKIP_VERIFY" envDefault:"false" flag:"insecure-skip-verify" help:"do not verify the mirror-status certificate (logs a warning)"`
+	SuperServer        string        `env:"SUPERSERVER" envDefault:"127.0.0.1:1972" flag:"superserver" help:"SuperServer host:port to connect-check (empty disables)"`
+	HTTPListen         string        `env:"HTTP_LISTEN" envDefault:":9797" flag:"http-listen" help:"HTTP health endpoints listen address (empty disables)"`
+	AgentListen        string        `env:"AGENT_LISTEN" envDefault:":9798" flag:"agent-listen" help:"haproxy agent-check listen address (empty disables)"`
+	Interval           time.Duration `env:"INTERVAL" envDefault:"1s" flag:"interval" help:"time between probe rounds"`
+	Timeout            time.Duration `env:"TIMEOUT" envDefault:"800ms" flag:"timeout" help:"deadline of one probe round, retries included"`
+	Rise               int           `env:"RISE" envDefault:"2" flag:"rise" help:"consecutive good answers to leave role down"`
+	Fall               int           `env:"FALL" envDefault:"3" flag:"fall" help:"consecutive probe errors before role down (/primary fails at the first)"`
+	ShutdownDelay      time.Duration `env:"SHUTDOWN_DELAY" envDefault:"2s" flag:"shutdown-delay" help:"on SIGTERM, answer 'down #shutting down' this long before closing"`
+	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info" flag:"log-level" help:"debug, info, warn or error"`
+	LogFormat          string        `env:"LOG_FORMAT" envDefault:"auto" flag:"log-format" help:"json, console, or auto (console on a terminal, else json)"`
+}
+
+// ServeSynopsis is the one-paragraph help of serve.
+const ServeSynopsis = `iris-mirror-agent serve [settings]
+
+Probe this IRIS mirror member and answer load balancers from memory:
+HTTP /primary /standby /health /live /status, and haproxy agent-check.`
+
+// LoadServe reads serve's settings and validates them.
+func LoadServe(args, environ []string, help interface{ Write([]byte) (int, error) }) (*Serve, error) {
+	cfg := &Serve{}
+	rest, err := Load(cfg, "iris-mirror-agent serve", ServeSynopsis, args, environ, help)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (serve takes only settings)", rest[0])
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Validate checks every setting and the ones that conflict.
+func (c *Serve) Validate() error {
+	bad := func(flag string, value any, why string) error {
+		return &Error{Flag: flag, Env: Prefix + envName(flag), Value: fmt.Sprint(value), Err: errors.New(why)}
+	}
+	if c.Member == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "member"
+		}
+		c.Member = h
+	}
+	if len(c.Member) > 64 || strings.ContainsAny(c.Member, " \t\r\n#\"") {
+		return bad("member", c.Member, "must be at most 64 characters, without spaces, quotes or '#'")
+	}
+	if _, err := probe.ParseHTTPURL(c.MirrorStatusURL); err != nil {
+		return bad("mirror-status-url", redactedURL(c.MirrorStatusURL), err.Error())
+	}
+	if c.CAFile != "" {
+		if _, err := os.Stat(c.CAFile); err != nil {
+			return bad("ca-file", c.CAFile, "cannot read: "+errors.Unwrap(err).Error())
+		}
+	}
+	if c.SuperServer != "" {
+		if err := CheckDialAddr(c.SuperServer); err != nil {
+			return bad("superserver", c.SuperServer, err.Error())
+		}
+	}
+	if c.HTTPListen != "" {
+		if err := CheckListenAddr(c.HTTPListen); err != nil {
+			return bad("http-listen", c.HTTPListen, err.Error())
+		}
+	}
+	if c.AgentListen != "" {
+		if err := CheckListenAddr(c.AgentListen); err != nil {
+			return bad("agent-listen", c.AgentListen, err.Error())
+		}
+	}
+	if c.HTTPListen == "" && c.AgentListen == "" {
+		return bad("http-listen", "", "both --http-listen and --agent-listen are empty: nothing would be served")
+	}
+	if c.HTTPListen != "" && SameListen(c.HTTPListen, c.AgentListen) {
+		return bad("agent-listen", c.AgentListen, "same address as --http-listen")
+	}
+	if c.Interval <= 0 {
+		return bad("interval", c.Interval, "must be greater than 0")
+	}
+	if c.Interval < 10*time.Millisecond {
+		return bad("interval", c.Interval, "must be at least 10ms")
+	}
+	if c.Timeout <= 0 {
+		return bad("timeout", c.Timeout, "must be greater than 0")
+	}
+	if c.Timeout > time.Minute {
+		return bad("timeout", c.Timeout, "must be at most 1m")
+	}
+	if c.Rise < 1 || c.Rise > 100 {
+		return bad("rise", c.Rise, "must be between 1 and 100")
+	}
+	if c.Fall < 1 || c.Fall > 100 {
+		return bad("fall", c.Fall, "must be between 1 and 100")
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		return bad("shutdown-delay", c.ShutdownDelay, "must be between 0s and 5m")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log-level", c.LogLevel, "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "json", "console", "auto":
+	default:
+		return bad("log-format", c.LogFormat, "must be json, console or auto")
+	}
+	return nil
+}
+
+// StaleAfter is how long without a finished probe round makes the role
+// unknown: three intervals, or three timeouts when a round may take longer.
+func (c *Serve) StaleAfter() time.Duration {
+	return 3 * max(c.Interval, c.Timeout)
+}
+
+func envName(flag string) string {
+	return strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+func redactedURL(raw string) string {
+	if u, err := probe.ParseHTTPURL(raw); err == nil {
+		return probe.Redact(u)
+	}
+	if i := strings.Index(raw, "@"); i >= 0 {
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			return raw[:j+3] + "REDACTED" + raw[i:]
+		}
+	}
+	return raw
+}
+
+// CheckDialAddr accepts host:port with a non-empty host and a port 1-65535.
+func CheckDialAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if host == "" {
+		return errors.New("host is empty")
+	}
+	return checkPort(port, false)
+}
+
+// CheckListenAddr accepts [host]:port with a port 0-65535 (0 picks a free one).
+func CheckListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want [host]:port, such as :9797 or 127.0.0.1:9797")
+	}
+	return checkPort(port, true)
+}
+
+func checkPort(port string, zeroOK bool) error {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !zeroOK) {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+// SameListen reports whether two listen addresses would collide: same port
+// and the same host, or either one on all interfaces.
+func SameListen(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	any := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || any(ha) || any(hb)
+}

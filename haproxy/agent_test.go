@@ -1,0 +1,165 @@
+package haproxy
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/irismirror/iris-mirror-agent/checker"
+	"github.com/irismirror/iris-mirror-agent/probe"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func snapshot(o probe.Outcome, reason string) *checker.Snapshot {
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour},
+		[]checker.ProbeSpec{{Name: probe.MirrorStatusName}}, t0)
+	return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: o, Reason: reason})
+}
+
+func TestReplyGolden(t *testing.T) {
+	primary := snapshot(probe.Primary, "mirror_status 200 SUCCESS")
+	standby := snapshot(probe.NotPrimary, "mirror_status 503 FAILED")
+	down := snapshot(probe.Error, "mirror_status timeout")
+	cases := []struct {
+		snap *checker.Snapshot
+		send string
+		want string
+	}{
+		{primary, "", "up ready 100%\n"},
+		{primary, "primary\n", "up ready 100%\n"},
+		{primary, "PRIMARY\r\n", "up ready 100%\n"},
+		{primary, "standby\n", "down #role primary: mirror_status 200 SUCCESS\n"},
+		{primary, "health\n", "up ready 100%\n"},
+		{standby, "", "down #role standby: mirror_status 503 FAILED\n"},
+		{standby, "standby\n", "up ready 100%\n"},
+		{standby, " standby , extra\n", "up ready 100%\n"},
+		{standby, "health\nprimary\n", "up ready 100%\n"},
+		{down, "", "down #role down: mirror_status timeout (1 in a row)\n"},
+		{down, "live\n", "up ready 100%\n"},
+		{primary, "bogus\n", "down #unknown check bogus\n"},
+		{primary, "\x00\xff\x1b[2J\n", "down #unknown check ???[2J\n"},
+		{primary, "#\n", "down #unknown check #\n"},
+		{primary, strings.Repeat("A", 500), "down #unknown check " + strings.Repeat("A", 32) + "\n"},
+	}
+	for _, tc := range cases {
+		s := &AgentServer{Snapshot: func() *checker.Snapshot { return tc.snap }}
+		if got := string(s.Answer([]byte(tc.send))); got != tc.want {
+			t.Errorf("role %s, send %q: got %q, want %q", tc.snap.Role, tc.send, got, tc.want)
+		}
+	}
+}
+
+func TestDownSanitises(t *testing.T) {
+	got := string(Down("line1\nline2\r#x\x00" + strings.Repeat("y", 500)))
+	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || !strings.HasPrefix(got, "down #") {
+		t.Fatalf("not one line: %q", got)
+	}
+	if len(got) > len("down #")+maxReason+1 {
+		t.Fatalf("too long: %d", len(got))
+	}
+}
+
+// startAgent serves the agent protocol on a loopback port.
+func startAgent(t *testing.T, snap *checker.Snapshot) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &AgentServer{Snapshot: func() *checker.Snapshot { return snap }, Logger: zerolog.Nop()}
+	done := make(chan struct{})
+	go func() { _ = s.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+func TestServeAnswersAtOnceWithoutSend(t *testing.T) {
+	addr := startAgent(t, snapshot(probe.Primary, "mirror_status 200 SUCCESS"))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	start := time.Now()
+	b, err := io.ReadAll(c) // the agent writes one line and closes
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "up ready 100%\n" {
+		t.Fatalf("got %q", b)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("answer took %v with nothing sent: it must not wait for agent-send", d)
+	}
+}
+
+func TestServeWithSendAndAbruptClients(t *testing.T) {
+	addr := startAgent(t, snapshot(probe.NotPrimary, "mirror_status 503 FAILED"))
+	// A client that sends and resets at once must not disturb the server.
+	for range 20 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("standby\n"))
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}
+	// haproxy's own pattern: the send is there when the connection is.
+	// Send on a connection opened with the data already queued.
+	d := net.Dialer{}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	b, _ := io.ReadAll(c)
+	if string(b) != "down #role standby: mirror_status 503 FAILED\n" {
+		t.Fatalf("default check for a standby: %q", b)
+	}
+}
+
+// TestHandleReadsQueuedSend accepts only after the client's agent-send is
+// queued, as happens with haproxy (its send rides on the handshake's ACK).
+func TestHandleReadsQueuedSend(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := &AgentServer{Snapshot: func() *checker.Snapshot { return snapshot(probe.NotPrimary, "mirror_status 503 FAILED") }}
+	for send, want := range map[string]string{
+		"standby\n": "up ready 100%\n",
+		"primary\n": "down #role standby: mirror_status 503 FAILED\n",
+		"health\n":  "up ready 100%\n",
+		"nope\n":    "down #unknown check nope\n",
+	} {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte(send)); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.handle(sc, make([]byte, 256))
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if string(b) != want {
+			t.Errorf("send %q: got %q, want %q", send, b, want)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package haproxy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ExternalCheckConfigPath is where the external-check mode reads its
+// settings. haproxy passes no flags and clears the environment, so a file
+// at a fixed path is the only channel. Inside haproxy's chroot the path is
+// relative to the chroot (Debian: /var/lib/haproxy/etc/iris-mirror-agent/...).
+const ExternalCheckConfigPath = "/etc/iris-mirror-agent/external-check.conf"
+
+// Invocation is what haproxy told us when it ran us as an external check:
+//
+//	<command> <proxy_addr> <proxy_port> <server_addr> <server_port>
+//
+// In a backend the proxy address and port are the string NOT_USED.
+type Invocation struct {
+	ProxyAddr, ProxyPort   string
+	ServerAddr, ServerPort string
+	ServerName             string // HAPROXY_SERVER_NAME, for messages
+}
+
+// DetectExternalCheck recognises haproxy's external-check call: four
+// positional arguments and HAPROXY_SERVER_* in the environment, or the
+// NOT_USED marker haproxy puts in a backend's proxy fields.
+func DetectExternalCheck(args []string, getenv func(string) string) (Invocation, bool) {
+	envAddr := getenv("HAPROXY_SERVER_ADDR")
+	if len(args) != 4 || (envAddr == "" && args[0] != "NOT_USED") {
+		return Invocation{}, false
+	}
+	return Invocation{
+		ProxyAddr: args[0], ProxyPort: args[1],
+		ServerAddr: args[2], ServerPort: args[3],
+		ServerName: getenv("HAPROXY_SERVER_NAME"),
+	}, true
+}
+
+// ExternalCheckConfig says where the agent of a checked server listens.
+type ExternalCheckConfig struct {
+	Scheme  string        // http or https
+	Port    int           // agent HTTP port on the server's address
+	Path    string        // check path, /primary unless told otherwise
+	Timeout time.Duration // whole check, well inside haproxy's
+}
+
+// DefaultExternalCheckConfig asks <server_addr>:9797/primary within 1s.
+func DefaultExternalCheckConfig() ExternalCheckConfig {
+	return ExternalCheckConfig{Scheme: "http", Port: 9797, Path: "/primary", Timeout: time.Second}
+}
+
+// LoadExternalCheckConfig reads path over the defaults. A missing file is
+// not an error: zero configuration is the common case.
+func LoadExternalCheckConfig(path string) (ExternalCheckConfig, error) {
+	cfg := DefaultExternalCheckConfig()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, err
+	}
+	defer f.Close()
+	return ParseExternalCheckConfig(f, path)
+}
+
+// ParseExternalCheckConfig reads "key = value" lines (# comments) with the
+// keys scheme, port, path and timeout.
+func ParseExternalCheckConfig(r io.Reader, name string) (ExternalCheckConfig, error) {
+	cfg := DefaultExternalCheckConfig()
+	sc := bufio.NewScanner(io.LimitReader(r, 64<<10))
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		key, val, ok := strings.Cut(text, "=")
+		if !ok {
+			return cfg, fmt.Errorf("%s:%d: want key = value", name, line)
+		}
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		bad := func(why string) error { return fmt.Errorf("%s:%d: %s %q: %s", name, line, key, val, why) }
+		switch key {
+		case "scheme":
+			if val != "http" && val != "https" {
+				return cfg, bad("must be http or https")
+			}
+			cfg.Scheme = val
+		case "port":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > 65535 {
+				return cfg, bad("must be a port 1-65535")
+			}
+			cfg.Port = n
+		case "path":
+			if !strings.HasPrefix(val, "/") || strings.ContainsAny(val, " \t?#") {
+				return cfg, bad("must start with / and hold no spaces, '?' or '#'")
+			}
+			cfg.Path = val
+		case "timeout":
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 || d > time.Minute {
+				return cfg, bad("must be a duration between 1ms and 1m, such as 500ms")
+			}
+			cfg.Timeout = d
+		default:
+			return cfg, fmt.Errorf("%s:%d: unknown key %q (known: scheme, port, path, timeout)", name, line, key)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return cfg, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// URL is the agent endpoint to ask for the invoked server.
+func (c ExternalCheckConfig) URL(inv Invocation) (string, error) {
+	host := inv.ServerAddr
+	if host == "" || strings.ContainsAny(host, "/ \t\r\n@?#") {
+		return "", fmt.Errorf("bad server address %q from haproxy", host)
+	}
+	if ip := net.ParseIP(host); ip == nil && strings.Contains(host, ":") {
+		return "", fmt.Errorf("bad server address %q from haproxy", host)
+	}
+	u := url.URL{Scheme: c.Scheme, Host: net.JoinHostPort(host, strconv.Itoa(c.Port)), Path: c.Path}
+	return u.String(), nil
+}

@@ -1,0 +1,86 @@
+// Package haproxy speaks to haproxy: the agent-check protocol (a one-line
+// reply on a TCP port) and the external-check invocation (haproxy forks our
+// binary with fixed arguments and a cleared environment).
+package haproxy
+
+import (
+	"github.com/irismirror/iris-mirror-agent/checker"
+)
+
+// ReplyUp is the agent-check line for a passing check. "ready" and "100%"
+// undo an earlier maint, drain or weight change, so the server comes back
+// in full.
+const ReplyUp = "up ready 100%\n"
+
+// maxReason bounds the description after '#'.
+const maxReason = 120
+
+// Reply renders a verdict as one agent-check line ending in "\n".
+func Reply(v checker.Verdict) []byte {
+	if v.OK {
+		return []byte(ReplyUp)
+	}
+	return Down(v.Reason)
+}
+
+// Down renders "down #<reason>\n". haproxy needs the space before '#'; the
+// reason is cut to printable ASCII on one line.
+func Down(reason string) []byte {
+	out := make([]byte, 0, len("down #\n")+min(len(reason), maxReason))
+	out = append(out, "down #"...)
+	out = appendSafe(out, reason, maxReason)
+	return append(out, '\n')
+}
+
+// appendSafe appends at most n bytes of s, replacing anything that is not
+// printable ASCII (line breaks included) with '?'.
+func appendSafe(dst []byte, s string, n int) []byte {
+	for i := 0; i < len(s) && i < n; i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e {
+			c = '?'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// ParseSend reads the agent-send line haproxy sent (possibly nothing) and
+// returns the check it names. An empty line means CheckPrimary. ok is false
+// for a word that names no check; word then holds it, made safe to echo.
+func ParseSend(b []byte) (c checker.Check, word string, ok bool) {
+	// Only the first line counts, and within it the first word.
+	for i, ch := range b {
+		if ch == '\n' {
+			b = b[:i]
+			break
+		}
+	}
+	start := 0
+	for start < len(b) && isSep(b[start]) {
+		start++
+	}
+	end := start
+	for end < len(b) && !isSep(b[end]) {
+		end++
+	}
+	w := b[start:end]
+	if len(w) == 0 {
+		return checker.CheckPrimary, "", true
+	}
+	var lower [16]byte
+	if len(w) <= len(lower) {
+		for i, ch := range w {
+			if 'A' <= ch && ch <= 'Z' {
+				ch += 'a' - 'A'
+			}
+			lower[i] = ch
+		}
+		if c, ok := checker.ParseCheck(string(lower[:len(w)])); ok {
+			return c, "", true
+		}
+	}
+	return 0, string(appendSafe(nil, string(w), 32)), false
+}
+
+func isSep(c byte) bool { return c == ' ' || c == '\t' || c == ',' || c == '\r' }

@@ -1,0 +1,210 @@
+package httpapi
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irismirror/iris-mirror-agent/checker"
+	"github.com/irismirror/iris-mirror-agent/probe"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+var specs = []checker.ProbeSpec{
+	{Name: probe.MirrorStatusName, Target: "http://127.0.0.1:52773/csp/mirror_status.cxw"},
+	{Name: probe.SuperServerName, Target: "127.0.0.1:1972"},
+}
+
+// snapshotFor drives a real state machine into a role.
+func snapshotFor(role checker.Role) *checker.Snapshot {
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour}, specs, t0)
+	up := probe.Result{Probe: probe.SuperServerName, Outcome: probe.Up, Reason: "superserver accepted"}
+	switch role {
+	case checker.Primary:
+		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"}, up)
+	case checker.Standby:
+		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"}, up)
+	case checker.Down:
+		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Error, Reason: "mirror_status timeout"},
+			probe.Result{Probe: probe.SuperServerName, Outcome: probe.Error, Reason: "superserver connection refused"})
+	}
+	return m.Snapshot()
+}
+
+func handlerFor(role checker.Role) *Handler {
+	s := snapshotFor(role)
+	return &Handler{Snapshot: func() *checker.Snapshot { return s }, Info: Info{Member: "ap1a", Version: "test"}}
+}
+
+func TestPathsByRole(t *testing.T) {
+	want := map[checker.Role]map[string]int{
+		checker.Primary: {"/primary": 200, "/": 200, "/standby": 503, "/health": 200, "/live": 200, "/status": 200},
+		checker.Standby: {"/primary": 503, "/": 503, "/standby": 200, "/health": 200, "/live": 200, "/status": 200},
+		checker.Down:    {"/primary": 503, "/": 503, "/standby": 503, "/health": 503, "/live": 200, "/status": 200},
+		checker.Unknown: {"/primary": 503, "/": 503, "/standby": 503, "/health": 503, "/live": 200, "/status": 200},
+	}
+	for role, paths := range want {
+		h := handlerFor(role)
+		for path, code := range paths {
+			for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+				if rec.Code != code {
+					t.Errorf("%s %s %s: %d, want %d", role, method, path, rec.Code, code)
+				}
+				body := rec.Body.String()
+				if method != http.MethodGet && body != "" {
+					t.Errorf("%s %s %s: body %q, want none", role, method, path, body)
+				}
+				if method == http.MethodGet && body == "" {
+					t.Errorf("%s GET %s: empty body", role, path)
+				}
+				if method == http.MethodGet && rec.Header().Get("Content-Length") == "" {
+					t.Errorf("%s GET %s: no Content-Length", role, path)
+				}
+			}
+		}
+	}
+}
+
+func TestBodies(t *testing.T) {
+	get := func(h *Handler, path string) string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Body.String()
+	}
+	if b := get(handlerFor(checker.Primary), "/primary"); b != "primary\n" {
+		t.Errorf("primary body %q", b)
+	}
+	if b := get(handlerFor(checker.Standby), "/primary"); b != "not primary: role standby: mirror_status 503 FAILED\n" {
+		t.Errorf("standby /primary body %q", b)
+	}
+}
+
+func TestMethodsAndPaths(t *testing.T) {
+	h := handlerFor(checker.Primary)
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, "BREW"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, "/primary", strings.NewReader("x")))
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD, OPTIONS" {
+			t.Errorf("%s /primary: %d allow=%q", method, rec.Code, rec.Header().Get("Allow"))
+		}
+	}
+	for _, path := range []string{"/nope", "/primary/", "/PRIMARY", "/status.json", "/../primary"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, rec.Code)
+		}
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	h := &Handler{Info: Info{Member: "ap1a", Version: "v9", Interval: time.Second, Timeout: 800 * time.Millisecond, Rise: 2, Fall: 3}}
+	s := snapshotFor(checker.Standby)
+	h.Snapshot = func() *checker.Snapshot { return s }
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("content type %q", ct)
+	}
+	var st Status
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Member != "ap1a" || st.Role != "standby" || st.Routable || !st.Checks["standby"] || st.Checks["primary"] ||
+		st.Version != "v9" || len(st.Probes) != 2 || st.Probes[0].Outcome != "not_primary" || st.Settings.Fall != 3 {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestCacheFollowsSnapshot(t *testing.T) {
+	cur := snapshotFor(checker.Primary)
+	h := &Handler{Snapshot: func() *checker.Snapshot { return cur }}
+	code := func() int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/primary", nil))
+		return rec.Code
+	}
+	if code() != 200 {
+		t.Fatal("primary")
+	}
+	cur = snapshotFor(checker.Standby)
+	if code() != 503 {
+		t.Fatal("the cached answer outlived its snapshot")
+	}
+}
+
+// TestRawHTTP sends what haproxy sends, byte for byte, to a real server.
+func TestRawHTTP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(handlerFor(checker.Primary))
+	go srv.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { srv.Close() })
+
+	cases := []struct {
+		req        string
+		wantStatus string
+		wantBody   bool
+	}{
+		{"OPTIONS / HTTP/1.0\r\n\r\n", "HTTP/1.0 200 OK", false},                                   // plain option httpchk
+		{"GET /primary HTTP/1.0\r\n\r\n", "HTTP/1.0 200 OK", true},                                 // no Host
+		{"HEAD /primary HTTP/1.0\r\n\r\n", "HTTP/1.0 200 OK", false},                               // no Host
+		{"GET /standby HTTP/1.0\r\n\r\n", "HTTP/1.0 503 Service Unavailable", true},                // not standby
+		{"GET /primary HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK", true}, // httpchk with hdr Host
+		{"DELETE /primary HTTP/1.0\r\n\r\n", "HTTP/1.0 405 Method Not Allowed", true},
+	}
+	for _, tc := range cases {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, tc.req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: strings.Fields(tc.req)[0]})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.req, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if got := resp.Proto + " " + resp.Status; got != tc.wantStatus {
+			t.Errorf("%q: %q, want %q", tc.req, got, tc.wantStatus)
+		}
+		if (len(body) > 0) != tc.wantBody {
+			t.Errorf("%q: body %q", tc.req, body)
+		}
+	}
+}
+
+func TestOversizedHeadersRejected(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(handlerFor(checker.Primary))
+	go srv.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { srv.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(c, "GET /primary HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 64<<10)+"\r\n\r\n")
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.Contains(line, "431") {
+		t.Fatalf("64 KB header: %q, want 431", line)
+	}
+}

@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/irismirror/iris-mirror-agent/checker"
+)
+
+// Status is the JSON document served at /status. It holds no credentials:
+// probe targets are stored already redacted.
+type Status struct {
+	Member     string          `json:"member"`
+	Role       string          `json:"role"`
+	Routable   bool            `json:"routable"`
+	Healthy    bool            `json:"healthy"`
+	Fresh      bool            `json:"fresh"`
+	Draining   bool            `json:"draining"`
+	Reason     string          `json:"reason"`
+	Since      time.Time       `json:"since"`
+	LastResult time.Time       `json:"last_result"`
+	Checks     map[string]bool `json:"checks"`
+	Probes     []ProbeStatus   `json:"probes"`
+	Settings   Settings        `json:"settings"`
+	Version    string          `json:"version"`
+}
+
+// ProbeStatus is one probe's last result.
+type ProbeStatus struct {
+	Name      string    `json:"name"`
+	Target    string    `json:"target"`
+	Outcome   string    `json:"outcome"`
+	Healthy   bool      `json:"healthy"`
+	Reason    string    `json:"reason"`
+	LatencyMS float64   `json:"latency_ms"`
+	At        time.Time `json:"at,omitzero"`
+}
+
+// Settings echoes the timing settings that explain the agent's reactions.
+type Settings struct {
+	Interval string `json:"interval"`
+	Timeout  string `json:"timeout"`
+	Rise     int    `json:"rise"`
+	Fall     int    `json:"fall"`
+}
+
+// StatusOf builds the /status document for a snapshot.
+func StatusOf(s *checker.Snapshot, info Info) Status {
+	st := Status{
+		Member: info.Member, Role: string(s.Role), Routable: s.Routable, Healthy: s.Healthy,
+		Fresh: s.Fresh, Draining: s.Draining, Reason: s.Reason, Since: s.Since.UTC(),
+		LastResult: s.LastResult.UTC(), Version: info.Version,
+		Checks: map[string]bool{},
+		Settings: Settings{
+			Interval: info.Interval.String(), Timeout: info.Timeout.String(), Rise: info.Rise, Fall: info.Fall,
+		},
+	}
+	for _, c := range checker.Checks() {
+		st.Checks[c.String()] = s.Evaluate(c).OK
+	}
+	for _, p := range s.Probes {
+		ps := ProbeStatus{
+			Name: p.Name, Target: p.Target, Outcome: p.Outcome.String(), Healthy: p.Healthy,
+			Reason: p.Reason, LatencyMS: float64(p.Latency.Microseconds()) / 1000,
+		}
+		if !p.At.IsZero() {
+			ps.At = p.At.UTC()
+		}
+		st.Probes = append(st.Probes, ps)
+	}
+	return st
+}

@@ -1,0 +1,252 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// MirrorStatusName is the probe name used in results, logs and /status.
+const MirrorStatusName = "mirror_status"
+
+// MaxBody is how much of a mirror_status.cxw body is read. The real answer
+// is seven bytes; anything past this is not an answer we trust.
+const MaxBody = 4096
+
+// maxResponseHeaderBytes caps what a broken or hostile gateway can make us
+// buffer before the body.
+const maxResponseHeaderBytes = 16 << 10
+
+// TLSOptions configures https mirror-status URLs.
+type TLSOptions struct {
+	CAFile             string // PEM bundle to trust instead of the system pool
+	InsecureSkipVerify bool   // accept any certificate; the caller logs a warning
+}
+
+// HTTPTarget is a mirror_status.cxw URL bound to the client that asks it.
+type HTTPTarget struct {
+	URL     string // the full URL, possibly with credentials: never shown
+	Display string // the URL without userinfo and query, safe for logs and /status
+	client  *retryablehttp.Client
+}
+
+// NewHTTPTarget validates rawURL and builds the retrying client for it.
+// Retries happen only on transport errors (refused, reset), never on an HTTP
+// status (a 503 is an answer), and never past the probe's deadline.
+func NewHTTPTarget(rawURL string, tlsOpts TLSOptions) (HTTPTarget, error) {
+	u, err := ParseHTTPURL(rawURL)
+	if err != nil {
+		return HTTPTarget{}, err
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: tlsOpts.InsecureSkipVerify} //nolint:gosec // opt-in, warned by the caller
+	if tlsOpts.CAFile != "" {
+		pem, err := os.ReadFile(tlsOpts.CAFile)
+		if err != nil {
+			return HTTPTarget{}, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return HTTPTarget{}, fmt.Errorf("CA file %s: no PEM certificates found", tlsOpts.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	transport := &http.Transport{
+		Proxy:                  nil, // the member is local; never route probes through a proxy from the environment
+		DialContext:            (&net.Dialer{KeepAlive: -1}).DialContext,
+		TLSClientConfig:        tlsConf,
+		MaxIdleConns:           1,
+		MaxIdleConnsPerHost:    1,
+		IdleConnTimeout:        30 * time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		ForceAttemptHTTP2:      false,
+	}
+	client := &retryablehttp.Client{
+		HTTPClient: &http.Client{
+			Transport: transport,
+			// A redirect is not an answer from this member.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		Logger:       nil,
+		RetryWaitMin: 20 * time.Millisecond,
+		RetryWaitMax: 100 * time.Millisecond,
+		RetryMax:     2,
+		CheckRetry:   retryTransportErrors,
+		Backoff:      retryablehttp.DefaultBackoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	return HTTPTarget{URL: rawURL, Display: Redact(u), client: client}, nil
+}
+
+// ParseHTTPURL accepts only absolute http and https URLs with a host.
+func ParseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %w", errors.Unwrap(err))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("scheme must be http or https, not %q", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, errors.New("no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("bad port %q", p)
+		}
+	}
+	return u, nil
+}
+
+// Redact drops userinfo, query and fragment so a URL is safe to log.
+func Redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery = ""
+	c.ForceQuery = false
+	c.Fragment = ""
+	c.RawFragment = ""
+	return c.String()
+}
+
+// retryTransportErrors retries refused and reset connections while the
+// deadline allows. It never retries an HTTP response, a timeout or a TLS
+// verification failure: those are answers, or retrying cannot help.
+func retryTransportErrors(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil || err == nil || resp != nil {
+		return false, nil
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return false, nil
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return false, nil
+	}
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	if errors.As(err, &unknownAuth) || errors.As(err, &hostErr) {
+		return false, nil
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return false, nil
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 20*time.Millisecond {
+		return false, nil
+	}
+	return true, nil
+}
+
+// MirrorStatus asks the member's /csp/mirror_status.cxw whether it is the
+// primary. 200 with body SUCCESS is Primary, 503 is NotPrimary, anything
+// else is an Error with the reason.
+func MirrorStatus(ctx context.Context, t HTTPTarget) Result {
+	start := time.Now()
+	res := mirrorStatus(ctx, t)
+	res.Probe = MirrorStatusName
+	res.Latency = time.Since(start)
+	return res
+}
+
+func mirrorStatus(ctx context.Context, t HTTPTarget) Result {
+	if t.client == nil {
+		return Result{Outcome: Error, Reason: "probe not configured"}
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
+	if err != nil {
+		return Result{Outcome: Error, Reason: "bad request: " + err.Error()}
+	}
+	req.Header.Set("User-Agent", "iris-mirror-agent")
+	resp, err := t.client.Do(req)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return Result{Outcome: Error, Reason: "mirror_status " + describeHTTPError(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		return Result{Outcome: Error, Reason: fmt.Sprintf("mirror_status %d, body cut: %s", resp.StatusCode, describeNetError(err))}
+	}
+	out, reason := ClassifyMirrorStatus(resp.StatusCode, body)
+	return Result{Outcome: out, Reason: reason}
+}
+
+// ClassifyMirrorStatus decides on the status code first, then on the
+// trimmed body. A body longer than MaxBody is never SUCCESS.
+func ClassifyMirrorStatus(status int, body []byte) (Outcome, string) {
+	switch status {
+	case http.StatusServiceUnavailable:
+		return NotPrimary, strings.TrimSpace("mirror_status 503 " + printable(bytes.TrimSpace(body), 16))
+	case http.StatusOK:
+		if len(body) > MaxBody {
+			return Error, fmt.Sprintf("mirror_status 200 with a body over %d bytes", MaxBody)
+		}
+		trimmed := bytes.TrimSpace(body)
+		if string(trimmed) == "SUCCESS" {
+			return Primary, "mirror_status 200 SUCCESS"
+		}
+		return Error, "mirror_status 200 with unexpected body '" + printable(trimmed, 24) + "'"
+	default:
+		return Error, fmt.Sprintf("mirror_status unexpected status %d", status)
+	}
+}
+
+// printable renders at most n bytes of b as plain ASCII safe for a reason
+// (no quotes, no '#', no control bytes), marking a cut with "...".
+func printable(b []byte, n int) string {
+	cut := false
+	if len(b) > n {
+		b, cut = b[:n], true
+	}
+	out := make([]byte, 0, len(b)+3)
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\'' || c == '#' {
+			c = '?'
+		}
+		out = append(out, c)
+	}
+	if cut {
+		out = append(out, '.', '.', '.')
+	}
+	return string(out)
+}
+
+func describeHTTPError(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return "tls: certificate not trusted"
+	}
+	var recErr tls.RecordHeaderError
+	if errors.As(err, &recErr) {
+		return "tls: server did not answer TLS"
+	}
+	var alert tls.AlertError
+	if errors.As(err, &alert) {
+		return "tls handshake: " + alert.Error()
+	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return "tls: server answered plain HTTP"
+	}
+	return describeNetError(err)
+}
