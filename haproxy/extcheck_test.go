@@ -20,7 +20,7 @@ func TestDetectExternalCheck(t *testing.T) {
 	}{
 		{[]string{"NOT_USED", "NOT_USED", "127.0.1.1", "1972"}, hap, true},
 		{[]string{"NOT_USED", "NOT_USED", "127.0.1.1", "1972"}, none, true}, // env fully cleared
-		{[]string{"0.0.0.0", "1972", "127.0.1.1", "1972"}, hap, true},      // listen section
+		{[]string{"0.0.0.0", "1972", "127.0.1.1", "1972"}, hap, true},       // listen section
 		{[]string{"0.0.0.0", "1972", "127.0.1.1", "1972"}, none, false},
 		{[]string{"serve"}, hap, false},
 		{[]string{"check", "--url", "x", "y"}, none, false},

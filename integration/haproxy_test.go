@@ -87,7 +87,9 @@ func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentRea
 		if !sw.NewOK || sw.FirstNew > b.firstNew {
 			t.Errorf("new primary first answered after %v, want < %v (%s)", sw.FirstNew, b.firstNew, sw)
 		}
-		if sw.LastOld >= 0 {
+		// A request that started while the stop was being applied may
+		// still be answered; none may be after that.
+		if sw.LastOld > 50*time.Millisecond {
 			t.Errorf("a stopped member answered %v after stopping", sw.LastOld)
 		}
 		if !ap2ok {
