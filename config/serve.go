@@ -28,6 +28,11 @@ type Serve struct {
 	ShutdownDelay      time.Duration `env:"SHUTDOWN_DELAY" envDefault:"2s" flag:"shutdown-delay" help:"on SIGTERM, answer 'down #shutting down' this long before closing"`
 	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info" flag:"log-level" help:"debug, info, warn or error"`
 	LogFormat          string        `env:"LOG_FORMAT" envDefault:"auto" flag:"log-format" help:"json, console, or auto (console on a terminal, else json)"`
+
+	// TLS on the HTTP listener (see tls.go).
+	TLSCertFile     string `env:"TLS_CERT_FILE" flag:"tls-cert-file" help:"PEM certificate (chain) to serve HTTPS on --http-listen; reloaded on SIGHUP"`
+	TLSKeyFile      string `env:"TLS_KEY_FILE" flag:"tls-key-file" help:"PEM private key of --tls-cert-file"`
+	TLSClientCAFile string `env:"TLS_CLIENT_CA_FILE" flag:"tls-client-ca-file" help:"PEM CA bundle: require and verify client certificates on HTTPS"`
 }
 
 // ServeSynopsis is the one-paragraph help of serve.
@@ -71,8 +76,8 @@ func (c *Serve) Validate() error {
 		return bad("mirror-status-url", redactedURL(c.MirrorStatusURL), err.Error())
 	}
 	if c.CAFile != "" {
-		if _, err := os.Stat(c.CAFile); err != nil {
-			return bad("ca-file", c.CAFile, "cannot read: "+errors.Unwrap(err).Error())
+		if err := checkCAFile(c.CAFile); err != nil {
+			return bad("ca-file", c.CAFile, err.Error())
 		}
 	}
 	if c.SuperServer != "" {
@@ -116,6 +121,9 @@ func (c *Serve) Validate() error {
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
 		return bad("shutdown-delay", c.ShutdownDelay, "must be between 0s and 5m")
+	}
+	if err := c.validateTLS(bad); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -9,14 +9,20 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 // askAgent GETs an agent endpoint and returns the status code and the first
 // line of the body. It uses no proxy and no connection pool: one request,
-// one connection, bounded by timeout.
-func askAgent(ctx context.Context, url string, timeout time.Duration) (int, string, error) {
+// one connection, bounded by timeout. tlsOpts apply to an https URL.
+func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts probe.TLSOptions) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	tlsConf, err := probe.ClientTLS(tlsOpts)
+	if err != nil {
+		return 0, "", err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, "", err
@@ -27,6 +33,7 @@ func askAgent(ctx context.Context, url string, timeout time.Duration) (int, stri
 			Proxy:             nil,
 			DialContext:       (&net.Dialer{KeepAlive: -1}).DialContext,
 			DisableKeepAlives: true,
+			TLSClientConfig:   tlsConf,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -25,7 +25,7 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if cfg.Direct {
 		return checkDirect(ctx, cfg, stdout, stderr)
 	}
-	code, line, err := askAgent(ctx, cfg.URL, cfg.Timeout)
+	code, line, err := askAgent(ctx, cfg.URL, cfg.Timeout, cfg.TLS())
 	msg := describeAsk(probeDisplay(cfg.URL), code, line, err)
 	if err == nil && code == http.StatusOK {
 		fmt.Fprintf(stdout, "OK %s\n", msg)
@@ -38,7 +38,7 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 // checkDirect probes IRIS with the same probes serve uses: pass iff
 // mirror_status says SUCCESS and the SuperServer (if set) accepts.
 func checkDirect(ctx context.Context, cfg *config.Check, stdout, stderr io.Writer) int {
-	target, err := probe.NewHTTPTarget(cfg.MirrorStatusURL, probe.TLSOptions{CAFile: cfg.CAFile, InsecureSkipVerify: cfg.InsecureSkipVerify})
+	target, err := probe.NewHTTPTarget(cfg.MirrorStatusURL, cfg.TLS())
 	if err != nil {
 		fmt.Fprintf(stderr, "iris-mirror-agent check: --mirror-status-url: %v\n", err)
 		return ExitUsage

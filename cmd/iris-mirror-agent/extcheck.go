@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/irismirror/iris-mirror-agent/haproxy"
+	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 // runExternalCheck is what haproxy's external-check runs: ask the agent on
@@ -24,7 +25,7 @@ func runExternalCheck(ctx context.Context, inv haproxy.Invocation, confPath stri
 		fmt.Fprintf(stdout, "FAIL %v\n", err)
 		return ExitFail
 	}
-	code, line, err := askAgent(ctx, url, cfg.Timeout)
+	code, line, err := askAgent(ctx, url, cfg.Timeout, probe.TLSOptions{})
 	msg := describeAsk(url, code, line, err)
 	if err == nil && code == http.StatusOK {
 		fmt.Fprintf(stdout, "OK %s %s\n", inv.ServerName, msg)

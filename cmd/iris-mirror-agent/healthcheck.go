@@ -21,7 +21,7 @@ func runHealthcheck(ctx context.Context, args, environ []string, stdout, stderr 
 		fmt.Fprintf(stderr, "iris-mirror-agent healthcheck: %v\n", err)
 		return ExitFail
 	}
-	code, line, err := askAgent(ctx, cfg.URL, cfg.Timeout)
+	code, line, err := askAgent(ctx, cfg.URL, cfg.Timeout, cfg.TLS())
 	msg := describeAsk(probeDisplay(cfg.URL), code, line, err)
 	if err == nil && code == http.StatusOK {
 		fmt.Fprintf(stdout, "healthy %s\n", msg)

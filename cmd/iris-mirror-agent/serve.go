@@ -47,6 +47,12 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		Logger:   log,
 	})
 
+	tlsr, err := httpTLS(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: --tls-cert-file: %v\n", err)
+		return ExitUsage
+	}
+
 	// Open every port before serving anything, so a port in use is one
 	// clear error at start rather than a half-running agent.
 	var httpLn, agentLn net.Listener
@@ -69,7 +75,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		Str("mirror_status_url", probers[0].Spec.Target).Str("superserver", cfg.SuperServer).
 		Stringer("interval", cfg.Interval).Stringer("timeout", cfg.Timeout).Int("rise", cfg.Rise).Int("fall", cfg.Fall)
 	if httpLn != nil {
-		ev = ev.Str("http", httpLn.Addr().String())
+		ev = ev.Str("http", httpLn.Addr().String()).Bool("https", tlsr != nil)
 	}
 	if agentLn != nil {
 		ev = ev.Str("agent_check", agentLn.Addr().String())
@@ -84,6 +90,10 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 			Interval: cfg.Interval, Timeout: cfg.Timeout, Rise: cfg.Rise, Fall: cfg.Fall,
 		}}
 		srv := httpapi.NewServer(h)
+		srvLn := httpListener(srv, httpLn, tlsr)
+		if tlsr != nil {
+			g.Go(func(ctx context.Context) error { return reloadOnHangup(ctx, tlsr, log) })
+		}
 		g.Go(func(ctx context.Context) error {
 			go func() {
 				<-ctx.Done()
@@ -91,7 +101,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 				defer cancel()
 				_ = srv.Shutdown(sctx)
 			}()
-			if err := srv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(srvLn); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http: %w", err)
 			}
 			return nil

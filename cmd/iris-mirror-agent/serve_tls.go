@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/irismirror/iris-mirror-agent/config"
+	"github.com/irismirror/iris-mirror-agent/httpapi"
+)
+
+// httpTLS loads the HTTPS certificate of the HTTP listener; nil when TLS
+// is off.
+func httpTLS(cfg *config.Serve) (*httpapi.TLSReloader, error) {
+	if cfg.TLSCertFile == "" {
+		return nil, nil
+	}
+	return httpapi.NewTLSReloader(httpapi.TLSFiles{Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile, ClientCA: cfg.TLSClientCAFile})
+}
+
+// httpListener puts TLS (when on) and then the connection limit in front
+// of the HTTP port. The limit sees the *tls.Conn the server sees, so it
+// can tell which connections are idle.
+func httpListener(srv *http.Server, ln net.Listener, tlsr *httpapi.TLSReloader) net.Listener {
+	if tlsr != nil {
+		ln = tls.NewListener(ln, tlsr.Config())
+	}
+	ln, _ = httpapi.LimitConns(srv, ln, httpapi.MaxConns)
+	return ln
+}
+
+// reloadOnHangup reloads the certificate on SIGHUP until ctx ends. A
+// failed reload keeps the certificate being served.
+func reloadOnHangup(ctx context.Context, tlsr *httpapi.TLSReloader, log zerolog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+		}
+		if err := tlsr.Reload(); err != nil {
+			log.Error().Err(err).Msg("SIGHUP: certificate not reloaded, still serving the previous one")
+			continue
+		}
+		ev := log.Info()
+		if leaf, err := tlsr.Leaf(); err == nil {
+			ev = ev.Str("subject", leaf.Subject.String()).Time("not_after", leaf.NotAfter)
+		}
+		ev.Msg("SIGHUP: certificate reloaded")
+	}
+}
