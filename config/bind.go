@@ -188,9 +188,12 @@ func flagError(settings []Setting, err error) error {
 		}
 	}
 	if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return fmt.Errorf("unknown flag %s (see --help)", rest)
+		return fmt.Errorf("unknown flag %q (see --help)", rest)
 	}
-	return err
+	// The flag package quotes nothing in its other messages ("bad flag
+	// syntax: ---x"); an argument can hold a line break.
+	q := strconv.QuoteToASCII(msg)
+	return errors.New(q[1 : len(q)-1])
 }
 
 // cleanParseErr gives env parse errors the same words as flag ones.

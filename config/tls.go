@@ -34,6 +34,9 @@ func (c *Serve) validateTLS(bad func(flag string, value any, why string) error) 
 	if err := checkCertFile(c.TLSCertFile); err != nil {
 		return bad("tls-cert-file", c.TLSCertFile, err.Error())
 	}
+	if err := readableFile(c.TLSKeyFile); err != nil {
+		return bad("tls-key-file", c.TLSKeyFile, err.Error())
+	}
 	if _, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile); err != nil {
 		return bad("tls-key-file", c.TLSKeyFile, oneLine(err))
 	}
@@ -88,6 +91,10 @@ func readableFile(path string) error {
 	if st.IsDir() {
 		return errors.New("is a directory, not a file")
 	}
+	// A device or a pipe (/dev/zero, /dev/stdin) would hang the start.
+	if !st.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
 	if _, err := f.Read(make([]byte, 1)); err != nil {
 		if errors.Is(err, io.EOF) {
 			return errors.New("file is empty")
@@ -125,6 +132,9 @@ func checkClientTLS(caFile, caEnv, certFile, certEnv, keyFile, keyEnv string) er
 	}
 	if err := checkCertFile(certFile); err != nil {
 		return bad(certEnv, certFile, err)
+	}
+	if err := readableFile(keyFile); err != nil {
+		return bad(keyEnv, keyFile, err)
 	}
 	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
 		return bad(keyEnv, keyFile, errors.New(oneLine(err)))

@@ -127,12 +127,25 @@ func ParseExternalCheckConfig(r io.Reader, name string) (ExternalCheckConfig, er
 // URL is the agent endpoint to ask for the invoked server.
 func (c ExternalCheckConfig) URL(inv Invocation) (string, error) {
 	host := inv.ServerAddr
-	if host == "" || strings.ContainsAny(host, "/ \t\r\n@?#") {
-		return "", fmt.Errorf("bad server address %q from haproxy", host)
-	}
-	if ip := net.ParseIP(host); ip == nil && strings.Contains(host, ":") {
+	if net.ParseIP(host) == nil && !isHostName(host) {
 		return "", fmt.Errorf("bad server address %q from haproxy", host)
 	}
 	u := url.URL{Scheme: c.Scheme, Host: net.JoinHostPort(host, strconv.Itoa(c.Port)), Path: c.Path}
 	return u.String(), nil
+}
+
+// isHostName accepts letters, digits, '-', '_' and '.': haproxy passes an
+// address, and anything else could turn into another part of the URL.
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
