@@ -174,10 +174,17 @@ func envError(cfg any, settings []Setting, envMap map[string]string, err error) 
 // flagError rewrites the flag package's message into our one-line form.
 func flagError(settings []Setting, err error) error {
 	msg := err.Error()
-	// flag: `invalid value "x" for flag -interval: <why>`
-	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+	// flag: `invalid value "x" for flag -interval: <why>`, and for a bool
+	// given with '=': `invalid boolean value "x" for -direct: <why>`
+	rest, ok := strings.CutPrefix(msg, "invalid value ")
+	marker := " for flag -"
+	if !ok {
+		rest, ok = strings.CutPrefix(msg, "invalid boolean value ")
+		marker = " for -"
+	}
+	if ok {
 		for _, s := range settings {
-			marker := " for flag -" + s.Flag + ": "
+			marker := marker + s.Flag + ": "
 			if i := strings.Index(rest, marker); i > 0 {
 				val, uerr := strconv.Unquote(rest[:i])
 				if uerr != nil {
