@@ -30,6 +30,9 @@ type AgentServer struct {
 
 	cache   atomic.Pointer[agentReplies]
 	answers atomic.Uint64
+	waiting chan struct{} // slots for connections waiting for their agent-send
+	once    sync.Once
+	waiters sync.WaitGroup
 }
 
 // agentReplies holds the rendered line of every check for one snapshot.
@@ -86,6 +89,7 @@ func (s *AgentServer) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	wg.Wait()
+	s.waiters.Wait() // at most SendWait
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -117,9 +121,17 @@ func (s *AgentServer) acceptLoop(ln net.Listener) error {
 }
 
 func (s *AgentServer) handle(conn net.Conn, buf []byte) {
-	defer conn.Close()
 	n := readBuffered(conn, buf)
-	reply := s.Answer(buf[:n])
+	if n == 0 && s.waitForSend(conn) {
+		return
+	}
+	s.reply(conn, buf[:n])
+}
+
+// reply writes the answer to what was sent and closes.
+func (s *AgentServer) reply(conn net.Conn, sent []byte) {
+	defer conn.Close()
+	reply := s.Answer(sent)
 	// A fresh socket's send buffer takes a short line at once; the deadline
 	// only guards against the impossible.
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
