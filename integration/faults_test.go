@@ -24,15 +24,15 @@ const checkP99Bound = 25 * time.Millisecond
 
 // faultRow is one line of the fault table.
 type faultRow struct {
-	fault              string
-	role, reason       string
-	notRoutable, down  time.Duration // after the fault began
-	recovered          time.Duration // after the fault ended
-	httpP99, agentP99  time.Duration
-	httpN, agentN      int
-	routableShare      float64 // of HTTP checks during the fault
-	neverRoutable      bool
-	roleWasDown        bool
+	fault             string
+	role, reason      string
+	notRoutable, down time.Duration // after the fault began
+	recovered         time.Duration // after the fault ended
+	httpP99, agentP99 time.Duration
+	httpN, agentN     int
+	routableShare     float64 // of HTTP checks during the fault
+	neverRoutable     bool
+	roleWasDown       bool
 }
 
 // startAgentAt runs the agent binary on ip:9797/9798 for a mirror-status
