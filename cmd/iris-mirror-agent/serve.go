@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 			Interval: cfg.Interval, Timeout: cfg.Timeout, Rise: cfg.Rise, Fall: cfg.Fall,
 		}}
 		srv := httpapi.NewServer(h)
-		srvLn := httpListener(srv, httpLn, tlsr)
+		srvLn := httpListener(srv, httpLn, tlsr, log)
 		if tlsr != nil {
 			g.Go(func(ctx context.Context) error { return reloadOnHangup(ctx, tlsr, log) })
 		}

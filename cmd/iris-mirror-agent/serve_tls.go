@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -27,7 +29,10 @@ func httpTLS(cfg *config.Serve) (*httpapi.TLSReloader, error) {
 // httpListener puts TLS (when on) and then the connection limit in front
 // of the HTTP port. The limit sees the *tls.Conn the server sees, so it
 // can tell which connections are idle.
-func httpListener(srv *http.Server, ln net.Listener, tlsr *httpapi.TLSReloader) net.Listener {
+func httpListener(srv *http.Server, ln net.Listener, tlsr *httpapi.TLSReloader, log zerolog.Logger) net.Listener {
+	// net/http reports failed handshakes and the like on the standard
+	// logger; a hostile client would flood stderr with them.
+	srv.ErrorLog = stdlog.New(debugWriter{log}, "", 0)
 	if tlsr != nil {
 		ln = tls.NewListener(ln, tlsr.Config())
 	}
@@ -57,4 +62,12 @@ func reloadOnHangup(ctx context.Context, tlsr *httpapi.TLSReloader, log zerolog.
 		}
 		ev.Msg("SIGHUP: certificate reloaded")
 	}
+}
+
+// debugWriter turns the standard logger's lines into debug events.
+type debugWriter struct{ log zerolog.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.log.Debug().Str("component", "http").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

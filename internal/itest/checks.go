@@ -113,7 +113,12 @@ func (b *BalancerChecks) exchange(ctx context.Context, addr string, useTLS bool,
 		_ = c.SetDeadline(dl)
 	}
 	if useTLS && b.TLS != nil {
-		tc := tls.Client(c, b.TLS)
+		conf := b.TLS
+		if conf.ServerName == "" {
+			conf = conf.Clone()
+			conf.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(c, conf)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return "", err
 		}
