@@ -17,7 +17,7 @@ const SendWait = 50 * time.Millisecond
 
 // maxWaiting bounds the connections waiting at once, so clients that send
 // nothing cannot pile up goroutines; past it they are answered at once.
-const maxWaiting = 256
+const maxWaiting = 1024
 
 // waitForSend hands a silent connection to a goroutine that waits up to
 // SendWait for its line, then answers. It returns false (the caller

@@ -1,13 +1,22 @@
 package itest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
+	"testing"
 	"time"
 )
 
@@ -188,4 +197,102 @@ func FirstAfter(samples []CheckSample, t time.Time, ok bool) (time.Duration, boo
 		}
 	}
 	return 0, false
+}
+
+// CheckReport carries samples out of the checkload process.
+type CheckReport struct {
+	HTTP, Agent []ExportedSample
+}
+
+// ExportedSample is a CheckSample in JSON.
+type ExportedSample struct {
+	At   int64  `json:"at"`   // Unix nanoseconds
+	Took int64  `json:"took"` // nanoseconds
+	OK   bool   `json:"ok"`
+	Err  string `json:"err,omitempty"`
+}
+
+// Export converts samples for CheckReport.
+func Export(s []CheckSample) []ExportedSample {
+	out := make([]ExportedSample, len(s))
+	for i, x := range s {
+		out[i] = ExportedSample{At: x.At.UnixNano(), Took: int64(x.Took), OK: x.OK}
+		if x.Err != nil {
+			out[i].Err = x.Err.Error()
+		}
+	}
+	return out
+}
+
+func importSamples(s []ExportedSample) []CheckSample {
+	out := make([]CheckSample, len(s))
+	for i, x := range s {
+		out[i] = CheckSample{At: time.Unix(0, x.At), Took: time.Duration(x.Took), OK: x.OK}
+		if x.Err != "" {
+			out[i].Err = errors.New(x.Err)
+		}
+	}
+	return out
+}
+
+// CheckProcess is a checkload process asking an agent.
+type CheckProcess struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   bytes.Buffer
+	done  chan error
+}
+
+var (
+	checkloadOnce sync.Once
+	checkloadBin  string
+	checkloadErr  error
+)
+
+// StartCheckProcess runs balancer checks against an agent from a separate
+// process, from source address from (empty: any).
+func StartCheckProcess(t testing.TB, httpAddr, agentAddr, from string) *CheckProcess {
+	t.Helper()
+	agentBin, _ := Binaries(t) // their directory is removed by Main
+	checkloadOnce.Do(func() {
+		checkloadBin = filepath.Join(filepath.Dir(agentBin), "checkload")
+		cmd := exec.Command("go", "build", "-o", checkloadBin, "./internal/itest/checkload")
+		cmd.Dir = Root(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			checkloadErr = fmt.Errorf("go build checkload: %v\n%s", err, out)
+		}
+	})
+	if checkloadErr != nil {
+		t.Fatal(checkloadErr)
+	}
+	p := &CheckProcess{done: make(chan error, 1)}
+	p.cmd = exec.Command(checkloadBin, "-http", httpAddr, "-agent", agentAddr, "-from", from)
+	p.cmd.Stdout = &p.out
+	p.cmd.Stderr = os.Stderr
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.stdin.Close(); <-p.done })
+	return p
+}
+
+// Stop ends the checks and returns their samples.
+func (p *CheckProcess) Stop(t testing.TB) (httpS, agentS []CheckSample) {
+	t.Helper()
+	p.stdin.Close()
+	if err := <-p.done; err != nil {
+		t.Fatalf("checkload: %v", err)
+	}
+	p.done <- nil // for the cleanup
+	var r CheckReport
+	if err := json.Unmarshal(p.out.Bytes(), &r); err != nil {
+		t.Fatalf("checkload output: %v", err)
+	}
+	return importSamples(r.HTTP), importSamples(r.Agent)
 }
