@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"io"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/irismirror/iris-mirror-agent/internal/itest"
 	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
 // clientTLS trusts caFile, as a balancer checking over HTTPS would.
@@ -15,4 +22,86 @@ func clientTLS(t *testing.T, caFile string) *tls.Config {
 		t.Fatal(err)
 	}
 	return conf
+}
+
+// TestServeHTTPSWithClientCertificates serves HTTPS with client
+// certificate verification in-process and asks it with check, healthcheck
+// and a plain TLS client.
+func TestServeHTTPSWithClientCertificates(t *testing.T) {
+	web, ss := freeAddr(t), freeAddr(t)
+	m := simulator.NewMember("ap1a", web, ss, simulator.Primary)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ca := itest.NewCA(t, "agent")
+	cert, key := ca.Issue(t, "agent", "127.0.0.1")
+	clientCA := itest.NewCA(t, "balancers")
+	ccert, ckey := clientCA.Issue(t, "haproxy", "haproxy")
+	strangerCert, strangerKey := itest.NewCA(t, "stranger").Issue(t, "stranger", "stranger")
+	httpAddr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var code int
+	go func() {
+		defer wg.Done()
+		code = run(ctx, []string{"serve", "--member", "ap1a",
+			"--mirror-status-url", "http://" + web + "/csp/mirror_status.cxw", "--superserver", ss,
+			"--http-listen", httpAddr, "--agent-listen", "", "--tls-cert-file", cert, "--tls-key-file", key,
+			"--tls-client-ca-file", clientCA.File, "--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "0s"},
+			nil, io.Discard, io.Discard)
+	}()
+	defer func() { cancel(); wg.Wait() }()
+	url := "https://" + httpAddr + "/primary"
+	ok := []string{"check", "--url", url, "--ca-file", ca.File, "--client-cert-file", ccert, "--client-key-file", ckey, "--timeout", "2s"}
+	waitFor(t, func() bool { c, _, _ := runCmd(t, ctx, nil, ok...); return c == ExitOK }, "check over HTTPS with a client certificate")
+
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		out  string
+	}{
+		{"check, no client certificate", nil, []string{"check", "--url", url, "--ca-file", ca.File}, ExitFail, "FAIL"},
+		{"check, certificate from another CA", nil, []string{"check", "--url", url, "--ca-file", ca.File, "--client-cert-file", strangerCert, "--client-key-file", strangerKey}, ExitFail, "FAIL"},
+		{"check, server not trusted", nil, []string{"check", "--url", url, "--client-cert-file", ccert, "--client-key-file", ckey}, ExitFail, "certificate"},
+		{"check, skip verify", nil, []string{"check", "--url", url, "--insecure-skip-verify", "--client-cert-file", ccert, "--client-key-file", ckey}, ExitOK, "OK"},
+		{"check, plain http to https", nil, []string{"check", "--url", "http://" + httpAddr + "/primary"}, ExitFail, "FAIL"},
+		{"healthcheck finds HTTPS and pins the agent's certificate", []string{"MIRROR_AGENT_HTTP_LISTEN=" + httpAddr, "MIRROR_AGENT_TLS_CERT_FILE=" + cert,
+			"MIRROR_AGENT_HEALTHCHECK_CLIENT_CERT_FILE=" + ccert, "MIRROR_AGENT_HEALTHCHECK_CLIENT_KEY_FILE=" + ckey}, []string{"healthcheck"}, ExitOK, "healthy https://"},
+		{"healthcheck pinned to another certificate", []string{"MIRROR_AGENT_HTTP_LISTEN=" + httpAddr, "MIRROR_AGENT_TLS_CERT_FILE=" + ccert,
+			"MIRROR_AGENT_HEALTHCHECK_CLIENT_CERT_FILE=" + ccert, "MIRROR_AGENT_HEALTHCHECK_CLIENT_KEY_FILE=" + ckey}, []string{"healthcheck"}, ExitFail, "pinned"},
+		{"healthcheck with a CA file", []string{"MIRROR_AGENT_HTTP_LISTEN=" + httpAddr, "MIRROR_AGENT_TLS_CERT_FILE=" + cert},
+			[]string{"healthcheck", "--ca-file", ca.File, "--client-cert-file", ccert, "--client-key-file", ckey, "--endpoint", "primary"}, ExitOK, "healthy"},
+		{"healthcheck without client certificate", []string{"MIRROR_AGENT_HTTP_LISTEN=" + httpAddr, "MIRROR_AGENT_TLS_CERT_FILE=" + cert}, []string{"healthcheck"}, ExitFail, "unhealthy"},
+	}
+	for _, c := range cases {
+		got, out, errOut := runCmd(t, ctx, c.env, c.args...)
+		if got != c.code || !strings.Contains(out, c.out) {
+			t.Errorf("%s: exit %d (want %d), stdout %q, stderr %q", c.name, got, c.code, out, errOut)
+		}
+	}
+	// A balancer's TLS client with a good certificate gets 200.
+	conf := clientTLS(t, ca.File)
+	pair, err := tls.LoadX509KeyPair(ccert, ckey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.Certificates = []tls.Certificate{pair}
+	checks := &itest.BalancerChecks{HTTPAddr: httpAddr, TLS: conf}
+	checks.Start(2 * time.Second)
+	time.Sleep(100 * time.Millisecond)
+	checks.Stop()
+	for _, s := range checks.HTTP() {
+		if !s.OK || s.Err != nil {
+			t.Fatalf("HTTPS check with a client certificate: %v %v", s.OK, s.Err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if code != ExitOK {
+		t.Fatalf("serve exit %d", code)
+	}
 }
