@@ -35,6 +35,30 @@ type faultRow struct {
 	roleWasDown       bool
 }
 
+// measure fills the row from the checks: when they first failed after t0
+// and passed again after t1, their latency from t0, and how many passed
+// between t0 and t1.
+func (r *faultRow) measure(httpS, agentS []itest.CheckSample, t0, t1 time.Time) (hl, al itest.Latency) {
+	r.notRoutable, _ = itest.FirstAfter(httpS, t0, false)
+	r.recovered, _ = itest.FirstAfter(httpS, t1, true)
+	r.roleWasDown = r.down >= 0
+	hl, al = itest.LatencyOf(httpS, t0, time.Time{}), itest.LatencyOf(agentS, t0, time.Time{})
+	r.httpP99, r.agentP99, r.httpN, r.agentN = hl.P99, al.P99, hl.N, al.N
+	ok, n := 0, 0
+	for _, s := range httpS {
+		if !s.At.Before(t0) && s.At.Before(t1) && s.Err == nil {
+			n++
+			if s.OK {
+				ok++
+			}
+		}
+	}
+	if n > 0 {
+		r.routableShare = float64(ok) / float64(n)
+	}
+	return hl, al
+}
+
 // startAgentAt runs the agent binary on ip:9797/9798 for a mirror-status
 // URL, with extra flags last; wrap, if set, wraps its command line.
 func startAgentAt(t *testing.T, name, ip, mirrorURL string, wrap func(argv []string) []string, extra ...string) *itest.Proc {
@@ -123,24 +147,7 @@ func runFault(t *testing.T, name, httpAddr, agentAddr string, window time.Durati
 
 	row := faultRow{fault: name, role: w.role, reason: w.reason, down: w.down}
 	httpS, agentS := checks.HTTP(), checks.Agent()
-	row.notRoutable, _ = itest.FirstAfter(httpS, t0, false)
-	row.recovered, _ = itest.FirstAfter(httpS, t1, true)
-	hl, al := itest.LatencyOf(httpS, t0, time.Time{}), itest.LatencyOf(agentS, t0, time.Time{})
-	row.httpP99, row.agentP99, row.httpN, row.agentN = hl.P99, al.P99, hl.N, al.N
-	ok, n := 0, 0
-	for _, s := range httpS {
-		if !s.At.Before(t0) && s.At.Before(t1) && s.Err == nil {
-			n++
-			if s.OK {
-				ok++
-			}
-		}
-	}
-	if n > 0 {
-		row.routableShare = float64(ok) / float64(n)
-	}
-	row.neverRoutable = ok == 0
-	row.roleWasDown = w.down >= 0
+	hl, al := row.measure(httpS, agentS, t0, t1)
 	if hl.Errors+al.Errors > 0 {
 		t.Errorf("%s: %d HTTP and %d agent-checks got no answer while IRIS misbehaved (%v)", name, hl.Errors, al.Errors, firstErr(agentS))
 	}
@@ -264,22 +271,16 @@ func dnsFault(t *testing.T, l *itest.Loopback) faultRow {
 	}
 	itest.WaitHTTP(t, "http://"+httpAddr+"/primary", 200, 10*time.Second)
 	checks.Stop()
-	httpS := checks.HTTP()
-	row := faultRow{fault: "DNS name does not resolve (.invalid, NXDOMAIN), from the start", role: w.role, reason: w.reason, down: w.down, roleWasDown: w.down >= 0}
-	row.notRoutable = 0 // never routable from the start
-	_, routable := itest.FirstAfter(httpS, start, true)
-	if first, ok := itest.FirstAfter(httpS, start, true); ok && first < t1.Sub(start) {
-		t.Errorf("dns: routable %v after start while the name did not resolve", first)
+	row := faultRow{fault: "DNS name does not resolve (.invalid, NXDOMAIN), from the start", role: w.role, reason: w.reason, down: w.down}
+	row.measure(checks.HTTP(), checks.Agent(), start, t1)
+	if first, ok := itest.FirstAfter(checks.HTTP(), start, true); !ok || first < t1.Sub(start) {
+		t.Errorf("dns: first routable %v (%v) after start; the name appeared after %v", first, ok, t1.Sub(start))
 	}
-	row.neverRoutable = routable
-	row.recovered, _ = itest.FirstAfter(httpS, t1, true)
-	hl, al := itest.LatencyOf(httpS, start, time.Time{}), itest.LatencyOf(checks.Agent(), start, time.Time{})
-	row.httpP99, row.agentP99, row.httpN, row.agentN = hl.P99, al.P99, hl.N, al.N
 	if w.role != "down" || !strings.Contains(w.reason, "no such host") {
 		t.Errorf("dns: role %s (%s), want down with no such host", w.role, w.reason)
 	}
-	if srv.Requests() > 0 && row.recovered < 0 {
-		t.Errorf("dns: not routable after the name appeared")
+	if srv.Requests() == 0 {
+		t.Errorf("dns: the member was never asked after its name appeared")
 	}
 	t.Logf("dns: %d queries reached the loopback NXDOMAIN server (its resolv.conf names no other)", dns.Queries())
 	return row

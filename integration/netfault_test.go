@@ -82,25 +82,8 @@ func TestNetworkFaults(t *testing.T) {
 		st.waitPrimary(t, true, 10*time.Second)
 		time.Sleep(100 * time.Millisecond)
 		checks.Stop()
-		h, a := checks.HTTP(), checks.Agent()
-		var nr bool
-		row.notRoutable, nr = itest.FirstAfter(h, t0, false)
-		row.recovered, _ = itest.FirstAfter(h, t1, true)
-		row.roleWasDown = row.down >= 0
-		hl, al := itest.LatencyOf(h, t0, time.Time{}), itest.LatencyOf(a, t0, time.Time{})
-		row.httpP99, row.agentP99, row.httpN, row.agentN = hl.P99, al.P99, hl.N, al.N
-		ok, n := 0, 0
-		for _, s := range h {
-			if !s.At.Before(t0) && s.At.Before(t1) && s.Err == nil {
-				n++
-				if s.OK {
-					ok++
-				}
-			}
-		}
-		if n > 0 {
-			row.routableShare = float64(ok) / float64(n)
-		}
+		hl, al := row.measure(checks.HTTP(), checks.Agent(), t0, t1)
+		_, nr := itest.FirstAfter(checks.HTTP(), t0, false)
 		if hl.Errors+al.Errors > 0 {
 			t.Errorf("%s: %d checks got no answer", name, hl.Errors+al.Errors)
 		}

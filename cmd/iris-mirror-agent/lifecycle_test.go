@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/irismirror/iris-mirror-agent/internal/itest"
-	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
 // TestServeDrainLeaksNothing runs serve in-process (HTTPS on, so the
@@ -23,29 +18,15 @@ func TestServeDrainLeaksNothing(t *testing.T) {
 	// os/signal starts one goroutine for the process's lifetime.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction("os/signal.loop"))
 
-	web, ss := freeAddr(t), freeAddr(t)
-	m := simulator.NewMember("ap1a", web, ss, simulator.Primary)
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, web, ss := startMember(t)
+	defer m.Close() // before goleak looks
 	ca := itest.NewCA(t, "agent")
 	cert, key := ca.Issue(t, "agent", "127.0.0.1")
 	httpAddr, agentAddr := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	var code int
-	var errOut bytes.Buffer
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		code = run(ctx, []string{"serve", "--member", "ap1a",
-			"--mirror-status-url", "http://" + web + "/csp/mirror_status.cxw", "--superserver", ss,
-			"--http-listen", httpAddr, "--agent-listen", agentAddr, "--tls-cert-file", cert, "--tls-key-file", key,
-			"--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "400ms", "--log-format", "json"},
-			nil, io.Discard, &errOut)
-	}()
+	srv := startServe(t, "--member", "ap1a",
+		"--mirror-status-url", "http://"+web+"/csp/mirror_status.cxw", "--superserver", ss,
+		"--http-listen", httpAddr, "--agent-listen", agentAddr, "--tls-cert-file", cert, "--tls-key-file", key,
+		"--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "400ms", "--log-format", "json")
 	tlsConf := clientTLS(t, ca.File)
 	checks := &itest.BalancerChecks{HTTPAddr: httpAddr, AgentAddr: agentAddr, TLS: tlsConf}
 	waitFor(t, func() bool {
@@ -55,12 +36,11 @@ func TestServeDrainLeaksNothing(t *testing.T) {
 	checks.Start(10 * time.Second)
 	time.Sleep(200 * time.Millisecond)
 	t0 := time.Now()
-	cancel() // as SIGTERM
-	wg.Wait()
+	code := srv.stop() // as SIGTERM
 	stopped := time.Since(t0)
 	checks.Stop()
 	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
+		t.Fatalf("exit %d: %s", code, srv.errOut.String())
 	}
 	if stopped < 350*time.Millisecond {
 		t.Errorf("stopped %v after the signal, before --shutdown-delay 400ms", stopped)
@@ -84,7 +64,7 @@ func TestServeDrainLeaksNothing(t *testing.T) {
 		}
 		t.Logf("%s: %d checks passed before the signal, %d failed during the delay", name, passedBefore, failedAfter)
 	}
-	if !strings.Contains(errOut.String(), "agent stopped") {
-		t.Errorf("no 'agent stopped' log:\n%s", errOut.String())
+	if !strings.Contains(srv.errOut.String(), "agent stopped") {
+		t.Errorf("no 'agent stopped' log:\n%s", srv.errOut.String())
 	}
 }

@@ -160,26 +160,13 @@ func TestHealthcheckNeverExits2(t *testing.T) {
 // TestServeEndToEnd runs serve in-process against a simulated member,
 // reads every output, then stops it as SIGTERM would.
 func TestServeEndToEnd(t *testing.T) {
-	web, ss := freeAddr(t), freeAddr(t)
-	m := simulator.NewMember("ap1a", web, ss, simulator.Primary)
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, web, ss := startMember(t)
 	httpAddr, agentAddr := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var code int
-	var errOut bytes.Buffer
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		code = run(ctx, []string{"serve", "--member", "ap1a",
-			"--mirror-status-url", "http://" + web + "/csp/mirror_status.cxw", "--superserver", ss,
-			"--http-listen", httpAddr, "--agent-listen", agentAddr,
-			"--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "300ms", "--log-format", "json"},
-			nil, io.Discard, &errOut)
-	}()
+	srv := startServe(t, "--member", "ap1a",
+		"--mirror-status-url", "http://"+web+"/csp/mirror_status.cxw", "--superserver", ss,
+		"--http-listen", httpAddr, "--agent-listen", agentAddr,
+		"--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "300ms", "--log-format", "json")
+	errOut := &srv.errOut
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + httpAddr + path)
 		if err != nil {
@@ -207,7 +194,8 @@ func TestServeEndToEnd(t *testing.T) {
 	_ = m.SetState(simulator.Primary)
 	waitFor(t, func() bool { c, _ := get("/primary"); return c == 200 }, "primary again")
 
-	cancel() // as SIGTERM
+	stopped := make(chan int, 1)
+	go func() { stopped <- srv.stop() }() // as SIGTERM
 	waitFor(t, func() bool {
 		line, _ := readAgent(agentAddr, "")
 		return line == "down #shutting down\n"
@@ -215,8 +203,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if c, body := get("/primary"); c != 503 || !strings.Contains(body, "shutting down") {
 		t.Errorf("during drain: %d %q", c, body)
 	}
-	wg.Wait()
-	if code != ExitOK {
+	if code := <-stopped; code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	if !strings.Contains(errOut.String(), `"message":"role changed"`) {

@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/internal/itest"
 	"github.com/irismirror/iris-mirror-agent/probe"
-	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
 // clientTLS trusts caFile, as a balancer checking over HTTPS would.
@@ -28,31 +25,18 @@ func clientTLS(t *testing.T, caFile string) *tls.Config {
 // certificate verification in-process and asks it with check, healthcheck
 // and a plain TLS client.
 func TestServeHTTPSWithClientCertificates(t *testing.T) {
-	web, ss := freeAddr(t), freeAddr(t)
-	m := simulator.NewMember("ap1a", web, ss, simulator.Primary)
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	_, web, ss := startMember(t)
 	ca := itest.NewCA(t, "agent")
 	cert, key := ca.Issue(t, "agent", "127.0.0.1")
 	clientCA := itest.NewCA(t, "balancers")
 	ccert, ckey := clientCA.Issue(t, "haproxy", "haproxy")
 	strangerCert, strangerKey := itest.NewCA(t, "stranger").Issue(t, "stranger", "stranger")
 	httpAddr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var code int
-	go func() {
-		defer wg.Done()
-		code = run(ctx, []string{"serve", "--member", "ap1a",
-			"--mirror-status-url", "http://" + web + "/csp/mirror_status.cxw", "--superserver", ss,
-			"--http-listen", httpAddr, "--agent-listen", "", "--tls-cert-file", cert, "--tls-key-file", key,
-			"--tls-client-ca-file", clientCA.File, "--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "0s"},
-			nil, io.Discard, io.Discard)
-	}()
-	defer func() { cancel(); wg.Wait() }()
+	srv := startServe(t, "--member", "ap1a",
+		"--mirror-status-url", "http://"+web+"/csp/mirror_status.cxw", "--superserver", ss,
+		"--http-listen", httpAddr, "--agent-listen", "", "--tls-cert-file", cert, "--tls-key-file", key,
+		"--tls-client-ca-file", clientCA.File, "--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "0s")
+	ctx := context.Background()
 	url := "https://" + httpAddr + "/primary"
 	ok := []string{"check", "--url", url, "--ca-file", ca.File, "--client-cert-file", ccert, "--client-key-file", ckey, "--timeout", "2s"}
 	waitFor(t, func() bool { c, _, _ := runCmd(t, ctx, nil, ok...); return c == ExitOK }, "check over HTTPS with a client certificate")
@@ -99,9 +83,7 @@ func TestServeHTTPSWithClientCertificates(t *testing.T) {
 			t.Fatalf("HTTPS check with a client certificate: %v %v", s.OK, s.Err)
 		}
 	}
-	cancel()
-	wg.Wait()
-	if code != ExitOK {
+	if code := srv.stop(); code != ExitOK {
 		t.Fatalf("serve exit %d", code)
 	}
 }
