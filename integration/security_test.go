@@ -96,6 +96,16 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	if log := itest.Tail(a.Proc.Log, 50); !strings.Contains(log, "certificate not reloaded") {
 		t.Errorf("no error logged for the broken reload:\n%s", log)
 	}
+
+	// Without TLS, a SIGHUP is logged and changes nothing.
+	m2 := itest.StartMember(t, "hup", l.IP(2), "primary")
+	a2 := itest.StartAgent(t, m2)
+	itest.WaitHTTP(t, "http://"+a2.HTTPAddr()+"/primary", 200, 5*time.Second)
+	_ = a2.Proc.Signal(syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond)
+	if c, _, err := itest.HTTPGet("http://"+a2.HTTPAddr()+"/primary", time.Second); c != 200 || a2.Proc.Exited() {
+		t.Fatalf("agent without TLS after SIGHUP: %d %v, exited %v", c, err, a2.Proc.Exited())
+	}
 }
 
 func httpsGet(t *testing.T, url, caFile string) (int, string) {

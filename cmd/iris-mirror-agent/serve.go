@@ -84,6 +84,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 
 	g := newGroup(context.Background())
 	g.Go(mon.Run)
+	g.Go(func(ctx context.Context) error { return reloadOnHangup(ctx, tlsr, log) })
 	if httpLn != nil {
 		h := &httpapi.Handler{Snapshot: mon.Snapshot, Info: httpapi.Info{
 			Member: cfg.Member, Version: buildinfo.Get(),
@@ -91,9 +92,6 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		}}
 		srv := httpapi.NewServer(h)
 		srvLn := httpListener(srv, httpLn, tlsr, log)
-		if tlsr != nil {
-			g.Go(func(ctx context.Context) error { return reloadOnHangup(ctx, tlsr, log) })
-		}
 		g.Go(func(ctx context.Context) error {
 			go func() {
 				<-ctx.Done()

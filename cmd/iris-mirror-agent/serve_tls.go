@@ -41,7 +41,8 @@ func httpListener(srv *http.Server, ln net.Listener, tlsr *httpapi.TLSReloader, 
 }
 
 // reloadOnHangup reloads the certificate on SIGHUP until ctx ends. A
-// failed reload keeps the certificate being served.
+// failed reload keeps the certificate being served. Without TLS (tlsr nil)
+// SIGHUP is only logged: a stray hangup must not stop the agent.
 func reloadOnHangup(ctx context.Context, tlsr *httpapi.TLSReloader, log zerolog.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -51,6 +52,10 @@ func reloadOnHangup(ctx context.Context, tlsr *httpapi.TLSReloader, log zerolog.
 		case <-ctx.Done():
 			return nil
 		case <-hup:
+		}
+		if tlsr == nil {
+			log.Info().Msg("SIGHUP: nothing to reload (no --tls-cert-file)")
+			continue
 		}
 		if err := tlsr.Reload(); err != nil {
 			log.Error().Err(err).Msg("SIGHUP: certificate not reloaded, still serving the previous one")
