@@ -25,7 +25,7 @@ func runExternalCheck(ctx context.Context, inv haproxy.Invocation, confPath stri
 		fmt.Fprintf(stdout, "FAIL %v\n", err)
 		return ExitFail
 	}
-	code, line, err := askAgent(ctx, url, cfg.Timeout, probe.TLSOptions{})
+	code, line, err := askAgent(ctx, url, cfg.Timeout, probe.TLSOptions{CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, InsecureSkipVerify: cfg.InsecureSkipVerify})
 	msg := describeAsk(url, code, line, err)
 	if err == nil && code == http.StatusOK {
 		fmt.Fprintf(stdout, "OK %s %s\n", inv.ServerName, msg)

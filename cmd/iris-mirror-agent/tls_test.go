@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/internal/itest"
 	"github.com/irismirror/iris-mirror-agent/probe"
 )
@@ -67,14 +72,31 @@ func TestServeHTTPSWithClientCertificates(t *testing.T) {
 			t.Errorf("%s: exit %d (want %d), stdout %q, stderr %q", c.name, got, c.code, out, errOut)
 		}
 	}
+	// haproxy's external-check, configured for HTTPS by its file.
+	_, port, _ := net.SplitHostPort(httpAddr)
+	conf := filepath.Join(t.TempDir(), "external-check.conf")
+	for want, extra := range map[int]string{
+		ExitOK:   "ca_file = " + ca.File + "\ncert_file = " + ccert + "\nkey_file = " + ckey + "\n",
+		ExitFail: "ca_file = " + ca.File + "\n", // no client certificate
+	} {
+		if err := os.WriteFile(conf, []byte("scheme = https\nport = "+port+"\n"+extra), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		inv := haproxy.Invocation{ProxyAddr: "NOT_USED", ProxyPort: "NOT_USED", ServerAddr: "127.0.0.1", ServerPort: "1972", ServerName: "ap1a"}
+		if got := runExternalCheck(ctx, inv, conf, &out); got != want {
+			t.Errorf("external-check over HTTPS (%q): exit %d, want %d: %s", extra, got, want, out.String())
+		}
+	}
+
 	// A balancer's TLS client with a good certificate gets 200.
-	conf := clientTLS(t, ca.File)
+	tlsConf := clientTLS(t, ca.File)
 	pair, err := tls.LoadX509KeyPair(ccert, ckey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf.Certificates = []tls.Certificate{pair}
-	checks := &itest.BalancerChecks{HTTPAddr: httpAddr, TLS: conf}
+	tlsConf.Certificates = []tls.Certificate{pair}
+	checks := &itest.BalancerChecks{HTTPAddr: httpAddr, TLS: tlsConf}
 	checks.Start(2 * time.Second)
 	time.Sleep(100 * time.Millisecond)
 	checks.Stop()
