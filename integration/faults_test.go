@@ -31,7 +31,6 @@ type faultRow struct {
 	httpP99, agentP99 time.Duration
 	httpN, agentN     int
 	routableShare     float64 // of HTTP checks during the fault
-	neverRoutable     bool
 	roleWasDown       bool
 }
 
