@@ -161,3 +161,20 @@ func TestControlHandler(t *testing.T) {
 		t.Fatalf("stats %d %s", code, body)
 	}
 }
+
+func TestWho(t *testing.T) {
+	ss := freeAddr(t)
+	m := NewMember("ap2b", freeAddr(t), ss, Backup)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if name, st, err := Who(ss, time.Second); err != nil || name != "ap2b" || st != "backup" {
+		t.Fatalf("Who: %q %q %v", name, st, err)
+	}
+	_ = m.SetState(Hang)
+	start := time.Now()
+	if _, _, err := Who(ss, 200*time.Millisecond); err == nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("a hung SuperServer must fail within the timeout: %v after %v", err, time.Since(start))
+	}
+}
