@@ -57,9 +57,9 @@ func memberPort(base, k, off int) int { return base + 10*k + off }
 // node is one simulated member with its control endpoint and the agent
 // beside it, all in this process.
 type node struct {
-	spec                              memberSpec
-	sim                               *simulator.Member
-	mon                               *monitor.Monitor
+	spec                               memberSpec
+	sim                                *simulator.Member
+	mon                                *monitor.Monitor
 	web, superServer, http, agent, ctl string
 }
 

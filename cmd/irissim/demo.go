@@ -50,4 +50,3 @@ clients; keys (or lines on stdin) trigger failovers. Ctrl-C stops it all.
 	}
 	return 0
 }
-
