@@ -182,4 +182,6 @@ func stageByName(stages []dockerStage, name string) (dockerStage, bool) {
 	return dockerStage{}, false
 }
 
-var wordRE = func(w string) *regexp.Regexp { return regexp.MustCompile(`(^|[^0-9A-Za-z_])` + regexp.QuoteMeta(w) + `($|[^0-9A-Za-z_])`) }
+var wordRE = func(w string) *regexp.Regexp {
+	return regexp.MustCompile(`(^|[^0-9A-Za-z_])` + regexp.QuoteMeta(w) + `($|[^0-9A-Za-z_])`)
+}
