@@ -178,3 +178,25 @@ func TestWho(t *testing.T) {
 		t.Fatalf("a hung SuperServer must fail within the timeout: %v after %v", err, time.Since(start))
 	}
 }
+
+// TestDownUpAtOnce: a member can stop and start again immediately, however
+// fast, and answers after.
+func TestDownUpAtOnce(t *testing.T) {
+	web, ss := freeAddr(t), freeAddr(t)
+	m := NewMember("x", web, ss, Primary)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := range 200 {
+		if err := m.SetState(Down); err != nil {
+			t.Fatalf("cycle %d down: %v", i, err)
+		}
+		if err := m.SetState(Primary); err != nil {
+			t.Fatalf("cycle %d up: %v", i, err)
+		}
+	}
+	if code, body, err := get("http://" + web + "/csp/mirror_status.cxw"); err != nil || code != 200 || body != "SUCCESS" {
+		t.Fatalf("after the cycles: %d %q %v", code, body, err)
+	}
+}
