@@ -188,11 +188,16 @@ func (s *screen) body(b *strings.Builder, rows []row, lbDead string) string {
 	if evs := s.events.snapshot(); len(evs) > 0 {
 		b.WriteString("\n agents' changes:\n")
 		for _, e := range evs {
-			routable := ""
-			if e.routable {
-				routable = " (routable)"
+			change := fmt.Sprintf("%s → %s", e.from, e.to)
+			switch {
+			case e.from == e.to && e.routable:
+				change = string(e.to) + ", routable again"
+			case e.from == e.to:
+				change = string(e.to) + ", not routable"
+			case e.routable:
+				change += " (routable)"
 			}
-			fmt.Fprintf(b, "   %s  %-5s %s → %s%s  %s\n", e.at.Format("15:04:05.000"), e.member, e.from, e.to, routable, clip(e.reason, 50))
+			fmt.Fprintf(b, "   %s  %-5s %s  %s\n", e.at.Format("15:04:05.000"), e.member, change, clip(e.reason, 50))
 		}
 	}
 	b.WriteString("\n")
