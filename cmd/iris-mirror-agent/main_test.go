@@ -210,8 +210,8 @@ func TestServeEndToEnd(t *testing.T) {
 	cancel() // as SIGTERM
 	waitFor(t, func() bool {
 		line, _ := readAgent(agentAddr, "")
-		return line == "down #shutting down\n"
-	}, "down #shutting down during the drain")
+		return line == "down ready #shutting down\n"
+	}, "down ready #shutting down during the drain")
 	if c, body := get("/primary"); c != 503 || !strings.Contains(body, "shutting down") {
 		t.Errorf("during drain: %d %q", c, body)
 	}
