@@ -44,7 +44,8 @@ func TestTriggerIsRateLimited(t *testing.T) {
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
-	if int(rounds.Load()) != len(starts) {
+	// A round cut by the cancel is not reported: allow one.
+	if n := int(rounds.Load()); n != len(starts) && n != len(starts)-1 {
 		t.Errorf("OnRound saw %d rounds, the probe ran %d", rounds.Load(), len(starts))
 	}
 	if len(starts) < 4 || len(starts) > 9 {
