@@ -287,9 +287,9 @@ func (r *Registry) AddGateBytes(in, out int64) {
 	r.gateBytesOut.AddInt64(out)
 }
 
-// WriteTo writes every metric in the Prometheus text format, then the
+// Write writes every metric in the Prometheus text format, then the
 // process and Go runtime metrics.
-func (r *Registry) WriteTo(w io.Writer) {
+func (r *Registry) Write(w io.Writer) {
 	for _, f := range r.families {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
 		f.set.WritePrometheus(w)
@@ -315,6 +315,6 @@ func (r *Registry) Handler() http.Handler {
 		if req.Method == http.MethodHead {
 			return
 		}
-		r.WriteTo(w)
+		r.Write(w)
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/internal/capped"
 )
 
 // QListName is the probe name used in results, logs and /status.
@@ -138,9 +140,8 @@ func RunQList(ctx context.Context, t QListTarget) Result {
 
 func runQList(ctx context.Context, t QListTarget) (QList, Result) {
 	cmd := exec.CommandContext(ctx, t.Bin, "qlist", t.Instance)
-	var out, errOut capped
-	out.max, errOut.max = MaxQListOutput, 512
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	out, errOut := &capped.Buffer{Max: MaxQListOutput}, &capped.Buffer{Max: 512}
+	cmd.Stdout, cmd.Stderr = out, errOut
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild that keeps our pipes open must not hold us either.
@@ -157,14 +158,14 @@ func runQList(ctx context.Context, t QListTarget) (QList, Result) {
 		if errors.As(err, &exit) && exit.Exited() {
 			msg = fmt.Sprintf("exit %d", exit.ExitCode())
 		}
-		if e := firstLine(errOut.buf.Bytes()); e != "" {
+		if e := firstLine(errOut.Bytes()); e != "" {
 			msg += ": " + e
 		}
 		return QList{}, Result{Outcome: Error, Reason: "qlist " + safeText(msg, 100)}
-	case out.over:
+	case out.Over:
 		return QList{}, Result{Outcome: Error, Reason: fmt.Sprintf("qlist printed over %d bytes", MaxQListOutput)}
 	}
-	line := firstLine(out.buf.Bytes())
+	line := firstLine(out.Bytes())
 	q, err := ParseQList(line)
 	if err != nil {
 		return QList{}, Result{Outcome: Error, Reason: "qlist unreadable: " + err.Error() + ": '" + safeText(line, 40) + "'"}
@@ -173,23 +174,6 @@ func runQList(ctx context.Context, t QListTarget) (QList, Result) {
 		return QList{}, Result{Outcome: Error, Reason: "qlist answered for instance " + safeText(q.Instance, 32) + ", want " + safeText(t.Instance, 32)}
 	}
 	return q, Result{}
-}
-
-// capped keeps the first max bytes written and notes that more came.
-type capped struct {
-	buf  bytes.Buffer
-	max  int
-	over bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	n, room := len(p), c.max-c.buf.Len()
-	if n > room {
-		c.over = true
-		p = p[:room]
-	}
-	c.buf.Write(p)
-	return n, nil
 }
 
 // firstLine returns the first non-empty line of b, trimmed.
