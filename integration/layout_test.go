@@ -36,6 +36,12 @@ var referenceMembers = []struct {
 // startLayout starts the four members and their agents with agentFlags.
 func startLayout(t *testing.T, agentFlags ...string) *layout {
 	t.Helper()
+	return startLayoutWith(t, func(string) []string { return agentFlags })
+}
+
+// startLayoutWith is startLayout with flags chosen per member.
+func startLayoutWith(t *testing.T, flagsFor func(member string) []string) *layout {
+	t.Helper()
 	l := &layout{net: itest.NewLoopback(t), members: map[string]*itest.Member{}, agents: map[string]*itest.Agent{}}
 	names := map[string]string{}
 	for _, m := range referenceMembers {
@@ -44,7 +50,7 @@ func startLayout(t *testing.T, agentFlags ...string) *layout {
 		names[m.name] = mem.IP
 	}
 	for _, m := range referenceMembers {
-		l.agents[m.name] = itest.StartAgent(t, l.members[m.name], agentFlags...)
+		l.agents[m.name] = itest.StartAgent(t, l.members[m.name], flagsFor(m.name)...)
 	}
 	l.hosts = itest.HostsFile(t, names)
 	l.front = l.net.IP(100)
