@@ -16,15 +16,21 @@ type NginxProc struct {
 	bin    string
 }
 
-// RunNginx writes conf (its text may use PREFIX for the prefix directory)
-// and runs nginx in the foreground with it, after `nginx -t`. The config
-// must name `pid PREFIX/nginx.pid;` so that Reload finds the master.
-func RunNginx(t testing.TB, conf string, ready string) *NginxProc {
+// RunNginx writes conf and files (names relative to the prefix directory;
+// texts may say PREFIX for it) and runs nginx in the foreground, after
+// `nginx -t`, then waits for ready to accept if set. The config must say
+// `pid PREFIX/nginx.pid;` so that ReloadCommand finds the master.
+func RunNginx(t testing.TB, conf string, files map[string]string, ready string) *NginxProc {
 	t.Helper()
 	bin := RequireTool(t, "nginx")
 	prefix := t.TempDir()
 	for _, d := range []string{"logs", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(prefix, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(prefix, name), []byte(strings.ReplaceAll(text, "PREFIX", prefix)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
