@@ -118,7 +118,10 @@ func TestSlowHookNeverBlocksAndIsKilledWhole(t *testing.T) {
 	bin := script(t, `sleep 30 & echo $! > `+pidFile+`; wait`)
 	c := &counts{n: map[metrics.HookResult]int{}}
 	r := &Runner{Argv: []string{bin}, Timeout: 300 * time.Millisecond, Member: "ap1a", Logger: zerolog.Nop(), Count: c.add}
-	start(t, r)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
 	m := newMember()
 	prev := m.m.Snapshot()
 	begin := time.Now()
@@ -141,6 +144,10 @@ func TestSlowHookNeverBlocksAndIsKilledWhole(t *testing.T) {
 	if c.get(metrics.HookTimeout) < 1 {
 		t.Fatal("the slow hook was not timed out")
 	}
+	// Stop the runner (a later merged run may be in flight: it is killed
+	// too), then the child of whichever run wrote the pid must be gone.
+	cancel()
+	<-done
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +156,7 @@ func TestSlowHookNeverBlocksAndIsKilledWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	if alive(pid) {
 		t.Errorf("the hook's child %d outlived the timeout", pid)
 	}
