@@ -8,66 +8,38 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/irismirror/iris-mirror-agent/checker"
+	"github.com/irismirror/iris-mirror-agent/internal/itest"
 	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // scrape serves the registry over HTTP and parses the answer with the
-// Prometheus text parser, as a Prometheus server would.
+// Prometheus text parser.
 func scrape(t *testing.T, r *Registry) map[string]*dto.MetricFamily {
 	t.Helper()
 	srv := httptest.NewServer(r.Handler())
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/metrics")
+	resp, err := http.Head(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("the Prometheus text parser rejects /metrics: %v", err)
-	}
-	return fams
+	return itest.ScrapeMetrics(t, srv.URL+"/metrics")
 }
 
-// value finds the sample of family name whose labels include want.
 func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
 	t.Helper()
-	f, ok := fams[name]
+	v, ok := itest.MetricValue(fams, name, want)
 	if !ok {
-		t.Fatalf("no family %s", name)
+		t.Fatalf("no %s sample with %v", name, want)
 	}
-next:
-	for _, m := range f.Metric {
-		labels := map[string]string{}
-		for _, l := range m.Label {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if labels[k] != v {
-				continue next
-			}
-		}
-		switch f.GetType() {
-		case dto.MetricType_COUNTER:
-			return m.Counter.GetValue()
-		case dto.MetricType_GAUGE:
-			return m.Gauge.GetValue()
-		case dto.MetricType_HISTOGRAM:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	t.Fatalf("no %s sample with %v", name, want)
-	return 0
+	return v
 }
 
 func TestScrapeParsesAndCounts(t *testing.T) {

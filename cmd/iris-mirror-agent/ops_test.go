@@ -18,6 +18,52 @@ import (
 	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
+// servedAgent is `serve` run in-process beside a simulated member.
+type servedAgent struct {
+	HTTPAddr, AgentAddr string
+	Log                 *syncBuffer // the agent logs from several goroutines, as to stderr
+	cancel              context.CancelFunc
+	done                chan int
+	stop                sync.Once
+	code                int
+}
+
+// serveInProcess starts serve for m on free loopback ports with extra
+// settings last (they win).
+func serveInProcess(t *testing.T, m *simulator.Member, extra ...string) *servedAgent {
+	t.Helper()
+	a := &servedAgent{HTTPAddr: freeAddr(t), AgentAddr: freeAddr(t), Log: &syncBuffer{}, done: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	args := append([]string{"serve", "--member", m.Name,
+		"--mirror-status-url", "http://" + m.WebAddr + "/csp/mirror_status.cxw", "--superserver", m.SuperServerAddr,
+		"--http-listen", a.HTTPAddr, "--agent-listen", a.AgentAddr,
+		"--interval", "50ms", "--timeout", "200ms", "--log-format", "json"}, extra...)
+	go func() { a.done <- run(ctx, args, nil, io.Discard, a.Log) }()
+	t.Cleanup(func() { a.Stop() })
+	return a
+}
+
+// Get asks the agent's HTTP listener.
+func (a *servedAgent) Get(path string) (int, string) {
+	resp, err := http.Get("http://" + a.HTTPAddr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Stop cancels serve as SIGTERM would and returns its exit code.
+func (a *servedAgent) Stop() int {
+	a.stop.Do(func() {
+		a.cancel()
+		a.code = <-a.done
+	})
+	return a.code
+}
+
 // TestServeOperations runs serve in-process with the drain file, the admin
 // socket and /metrics, and drives them with the maintenance and poke
 // commands as an operator would.
@@ -30,30 +76,9 @@ func TestServeOperations(t *testing.T) {
 	defer m.Close()
 	dir := t.TempDir()
 	drain, sock := filepath.Join(dir, "drain"), filepath.Join(dir, "admin.sock")
-	httpAddr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var code int
-	var errOut syncBuffer // the agent logs from several goroutines
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		code = run(ctx, []string{"serve", "--member", "ap1a",
-			"--mirror-status-url", "http://" + web + "/csp/mirror_status.cxw", "--superserver", ss,
-			"--http-listen", httpAddr, "--agent-listen", "",
-			"--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "0s", "--log-format", "json",
-			"--drain-file", drain, "--admin-socket", sock},
-			nil, io.Discard, &errOut)
-	}()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + httpAddr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	a := serveInProcess(t, m, "--agent-listen", "", "--shutdown-delay", "0s", "--drain-file", drain, "--admin-socket", sock)
+	get := a.Get
+	ctx := context.Background()
 	waitFor(t, func() bool { c, _ := get("/primary"); return c == 200 }, "primary 200")
 	if st, err := os.Stat(sock); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("admin socket: %v %v (want 0600)", st, err)
@@ -92,10 +117,8 @@ func TestServeOperations(t *testing.T) {
 		t.Errorf("maintenance status: %d %q", c, out)
 	}
 
-	cancel()
-	wg.Wait()
-	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
+	if code := a.Stop(); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, a.Log.String())
 	}
 	if _, err := os.Stat(sock); err == nil {
 		t.Error("the admin socket was left behind")
