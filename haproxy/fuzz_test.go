@@ -35,7 +35,7 @@ func FuzzParseSend(f *testing.F) {
 		if bytes.Count(reply, []byte("\n")) != 1 || reply[len(reply)-1] != '\n' || bytes.ContainsAny(reply, "\r\x00") {
 			t.Fatalf("%q: reply %q is not one line", sent, reply)
 		}
-		if !bytes.HasPrefix(reply, []byte("up ready 100%")) && !bytes.HasPrefix(reply, []byte("down #")) {
+		if !bytes.HasPrefix(reply, []byte(ReplyUp)) && !bytes.HasPrefix(reply, []byte(downPrefix)) && string(reply) != ReplyMaintenance {
 			t.Fatalf("%q: reply %q", sent, reply)
 		}
 	})

@@ -306,13 +306,6 @@ func logFaultTable(t *testing.T, rows []faultRow) {
 	t.Log(b.String())
 }
 
-func ms(d time.Duration) string {
-	if d < 10*time.Millisecond {
-		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
-	}
-	return fmt.Sprintf("%d ms", d.Milliseconds())
-}
-
 func firstErr(s []itest.CheckSample) error {
 	for _, x := range s {
 		if x.Err != nil {

@@ -347,14 +347,14 @@ func TestHostileClients(t *testing.T) {
 				bad++
 				continue
 			}
-			if !strings.HasPrefix(line, "down #unknown check ") && line != "up ready 100%\n" {
+			if !strings.HasPrefix(line, "down ready #unknown check ") && line != "up ready 100%\n" {
 				wrong++
 			}
 		}
 		if wrong > 0 {
-			t.Errorf("%d garbage lines got a reply other than 'down #unknown check' or a check's answer", wrong)
+			t.Errorf("%d garbage lines got a reply other than 'down ready #unknown check' or a check's answer", wrong)
 		}
-		return fmt.Sprintf("every reply one line (down #unknown check ...); %d replies lost to the client's own reset", bad)
+		return fmt.Sprintf("every reply one line (down ready #unknown check ...); %d replies lost to the client's own reset", bad)
 	}))
 
 	rows = append(rows, attack("both ports: connection flood (4 clients each, connect and close, 3 s, at most 40000)", func() string {

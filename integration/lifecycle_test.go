@@ -82,7 +82,7 @@ func TestStartFailsClosed(t *testing.T) {
 }
 
 // TestSIGTERMDrains sends SIGTERM to the agent binary while balancers
-// check: every check after the signal fails ("down #shutting down", 503)
+// check: every check after the signal fails ("down ready #shutting down", 503)
 // for --shutdown-delay, then the ports close and the agent exits 0. A
 // second signal ends the delay at once.
 func TestSIGTERMDrains(t *testing.T) {
@@ -103,7 +103,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	exit := a.Proc.Wait(5 * time.Second)
 	exited := time.Since(t0)
 	checks.Stop()
-	if err != nil || line != "down #shutting down" {
+	if err != nil || line != "down ready #shutting down" {
 		t.Errorf("agent-check during the delay: %q %v", line, err)
 	}
 	if herr != nil || code != 503 || !strings.Contains(body, "shutting down") {

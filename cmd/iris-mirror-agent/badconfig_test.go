@@ -59,6 +59,15 @@ func TestBadConfiguration(t *testing.T) {
 		{"fall", "many"}, {"fall", "0"}, {"fall", "-3"},
 		{"shutdown-delay", "x"}, {"shutdown-delay", "-1s"}, {"shutdown-delay", "6m"},
 		{"log-level", "loud"}, {"log-format", "xml"},
+		// Operations.
+		{"qlist-instance", "a b"}, {"qlist-instance", "x/y"},
+		{"metrics", "maybe"},
+		{"drain-file", missing + "/drain"},
+		{"admin-socket", missing + "/admin.sock"}, {"admin-socket", dir + "/" + strings.Repeat("s", 120)},
+		{"admin-socket-mode", "0666"}, {"admin-socket-mode", "0604"}, {"admin-socket-mode", "rw"},
+		{"poke-min-interval", "1ms"}, {"poke-min-interval", "2m"}, {"poke-min-interval", "x"},
+		{"on-change", "/nonexistent/hook --flag"},
+		{"on-change-timeout", "0s"}, {"on-change-timeout", "11m"},
 	}
 	for _, p := range unreadableCA {
 		serveBad = append(serveBad, badValue{"ca-file", p})
@@ -96,6 +105,9 @@ func TestBadConfiguration(t *testing.T) {
 		tc{"tls key is a device", []string{"--tls-cert-file", cert, "--tls-key-file", "/dev/zero"}, nil, "--tls-key-file", ExitUsage},
 		tc{"tls cert env missing", nil, []string{"MIRROR_AGENT_TLS_CERT_FILE=" + missing, "MIRROR_AGENT_TLS_KEY_FILE=" + key}, "--tls-cert-file", ExitUsage},
 		tc{"client CA without tls", []string{"--tls-client-ca-file", ca.File}, nil, "--tls-client-ca-file", ExitUsage},
+		tc{"iris-bin missing", []string{"--qlist-instance", "IRIS", "--iris-bin", "/nonexistent/iris"}, nil, "--iris-bin", ExitUsage},
+		tc{"iris-bin empty", []string{"--qlist-instance", "IRIS", "--iris-bin", ""}, nil, "--iris-bin", ExitUsage},
+		tc{"iris-bin missing, env", nil, []string{"MIRROR_AGENT_QLIST_INSTANCE=IRIS", "MIRROR_AGENT_IRIS_BIN=/nonexistent/iris"}, "--iris-bin", ExitUsage},
 	)
 	for _, p := range unreadableCA {
 		cases = append(cases, tc{"client CA " + filepath.Base(p), append(slices.Clone(tlsOK), "--tls-client-ca-file", p), nil, "--tls-client-ca-file", ExitUsage})

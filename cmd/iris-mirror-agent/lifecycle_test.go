@@ -18,15 +18,12 @@ func TestServeDrainLeaksNothing(t *testing.T) {
 	// os/signal starts one goroutine for the process's lifetime.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction("os/signal.loop"))
 
-	m, web, ss := startMember(t)
+	m := startMember(t)
 	defer m.Close() // before goleak looks
 	ca := itest.NewCA(t, "agent")
 	cert, key := ca.Issue(t, "agent", "127.0.0.1")
-	httpAddr, agentAddr := freeAddr(t), freeAddr(t)
-	srv := startServe(t, "--member", "ap1a",
-		"--mirror-status-url", "http://"+web+"/csp/mirror_status.cxw", "--superserver", ss,
-		"--http-listen", httpAddr, "--agent-listen", agentAddr, "--tls-cert-file", cert, "--tls-key-file", key,
-		"--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "400ms", "--log-format", "json")
+	srv := serveInProcess(t, m, "--tls-cert-file", cert, "--tls-key-file", key, "--shutdown-delay", "400ms")
+	httpAddr, agentAddr := srv.HTTPAddr, srv.AgentAddr
 	tlsConf := clientTLS(t, ca.File)
 	checks := &itest.BalancerChecks{HTTPAddr: httpAddr, AgentAddr: agentAddr, TLS: tlsConf}
 	waitFor(t, func() bool {
@@ -36,11 +33,11 @@ func TestServeDrainLeaksNothing(t *testing.T) {
 	checks.Start(10 * time.Second)
 	time.Sleep(200 * time.Millisecond)
 	t0 := time.Now()
-	code := srv.stop() // as SIGTERM
+	code := srv.Stop() // as SIGTERM
 	stopped := time.Since(t0)
 	checks.Stop()
 	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, srv.errOut.String())
+		t.Fatalf("exit %d: %s", code, srv.Log.String())
 	}
 	if stopped < 350*time.Millisecond {
 		t.Errorf("stopped %v after the signal, before --shutdown-delay 400ms", stopped)
@@ -64,7 +61,7 @@ func TestServeDrainLeaksNothing(t *testing.T) {
 		}
 		t.Logf("%s: %d checks passed before the signal, %d failed during the delay", name, passedBefore, failedAfter)
 	}
-	if !strings.Contains(srv.errOut.String(), "agent stopped") {
-		t.Errorf("no 'agent stopped' log:\n%s", srv.errOut.String())
+	if !strings.Contains(srv.Log.String(), "agent stopped") {
+		t.Errorf("no 'agent stopped' log:\n%s", srv.Log.String())
 	}
 }

@@ -39,13 +39,15 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
 		return ExitUsage
 	}
-	mon := monitor.New(probers, monitor.Options{
+	ops := newOps(cfg, log)
+	mon := monitor.New(append(probers, qlistProber(cfg)...), ops.monitorOptions(monitor.Options{
 		Member:   cfg.Member,
 		Interval: cfg.Interval,
 		Timeout:  cfg.Timeout,
 		Checker:  checker.Config{Rise: cfg.Rise, Fall: cfg.Fall, StaleAfter: cfg.StaleAfter()},
 		Logger:   log,
-	})
+	}))
+	ops.attach(mon)
 
 	tlsr, err := httpTLS(cfg)
 	if err != nil {
@@ -70,6 +72,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		}
 		defer agentLn.Close()
 	}
+	if err := ops.listen(); err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
+		return ExitRuntime
+	}
+	defer ops.close()
 
 	ev := log.Info().Str("member", cfg.Member).Str("version", buildinfo.Get()).
 		Str("mirror_status_url", probers[0].Spec.Target).Str("superserver", cfg.SuperServer).
@@ -85,11 +92,13 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	g := newGroup(context.Background())
 	g.Go(mon.Run)
 	g.Go(func(ctx context.Context) error { return reloadOnHangup(ctx, tlsr, log) })
+	ops.start(g)
 	if httpLn != nil {
 		h := &httpapi.Handler{Snapshot: mon.Snapshot, Info: httpapi.Info{
 			Member: cfg.Member, Version: buildinfo.Get(),
 			Interval: cfg.Interval, Timeout: cfg.Timeout, Rise: cfg.Rise, Fall: cfg.Fall,
 		}}
+		ops.httpExtras(h)
 		srv := httpapi.NewServer(h)
 		srvLn := httpListener(srv, httpLn, tlsr, log)
 		g.Go(func(ctx context.Context) error {
@@ -107,6 +116,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	if agentLn != nil {
 		as := &haproxy.AgentServer{Snapshot: mon.Snapshot, Logger: log}
+		ops.agentExtras(as)
 		g.Go(func(ctx context.Context) error {
 			if err := as.Serve(ctx, agentLn); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("agent-check: %w", err)

@@ -14,7 +14,19 @@ import (
 	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/internal/itest"
 	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/simulator"
 )
+
+// startMember runs a simulated primary on free loopback ports.
+func startMember(t *testing.T) *simulator.Member {
+	t.Helper()
+	m := simulator.NewMember("ap1a", freeAddr(t), freeAddr(t), simulator.Primary)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
 
 // clientTLS trusts caFile, as a balancer checking over HTTPS would.
 func clientTLS(t *testing.T, caFile string) *tls.Config {
@@ -30,17 +42,15 @@ func clientTLS(t *testing.T, caFile string) *tls.Config {
 // certificate verification in-process and asks it with check, healthcheck
 // and a plain TLS client.
 func TestServeHTTPSWithClientCertificates(t *testing.T) {
-	_, web, ss := startMember(t)
+	m := startMember(t)
 	ca := itest.NewCA(t, "agent")
 	cert, key := ca.Issue(t, "agent", "127.0.0.1")
 	clientCA := itest.NewCA(t, "balancers")
 	ccert, ckey := clientCA.Issue(t, "haproxy", "haproxy")
 	strangerCert, strangerKey := itest.NewCA(t, "stranger").Issue(t, "stranger", "stranger")
-	httpAddr := freeAddr(t)
-	srv := startServe(t, "--member", "ap1a",
-		"--mirror-status-url", "http://"+web+"/csp/mirror_status.cxw", "--superserver", ss,
-		"--http-listen", httpAddr, "--agent-listen", "", "--tls-cert-file", cert, "--tls-key-file", key,
-		"--tls-client-ca-file", clientCA.File, "--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "0s")
+	srv := serveInProcess(t, m, "--agent-listen", "", "--tls-cert-file", cert, "--tls-key-file", key,
+		"--tls-client-ca-file", clientCA.File, "--shutdown-delay", "0s")
+	httpAddr := srv.HTTPAddr
 	ctx := context.Background()
 	url := "https://" + httpAddr + "/primary"
 	ok := []string{"check", "--url", url, "--ca-file", ca.File, "--client-cert-file", ccert, "--client-key-file", ckey, "--timeout", "2s"}
@@ -105,7 +115,7 @@ func TestServeHTTPSWithClientCertificates(t *testing.T) {
 			t.Fatalf("HTTPS check with a client certificate: %v %v", s.OK, s.Err)
 		}
 	}
-	if code := srv.stop(); code != ExitOK {
+	if code := srv.Stop(); code != ExitOK {
 		t.Fatalf("serve exit %d", code)
 	}
 }
