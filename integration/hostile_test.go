@@ -219,17 +219,26 @@ func TestHostileClients(t *testing.T) {
 		if fds > httpapi.MaxConns+baseFDs+16 {
 			t.Errorf("the agent holds %d descriptors with %d idle HTTP connections open: over its limit %d", fds, len(conns), httpapi.MaxConns)
 		}
-		// Each is cut 2 s (ReadHeaderTimeout) after the agent accepted it.
-		// A connection whose handshake ACK the kernel dropped while the
-		// accept queue overflowed is only accepted when the client
-		// retransmits (after up to seconds of backoff), so wait longer.
+		// Each is cut 2 s (ReadHeaderTimeout) after the agent accepted it:
+		// the agent's descriptors go back to what it had at rest.
 		opened := time.Now()
 		time.Sleep(2 * time.Second)
-		for stillOpen(conns) > 0 && time.Since(opened) < 15*time.Second {
-			time.Sleep(250 * time.Millisecond)
+		for {
+			_, _, fds := procStats(pid)
+			if fds <= baseFDs+2 {
+				break
+			}
+			if time.Since(opened) > 10*time.Second {
+				t.Errorf("the agent still holds %d descriptors (%d at rest) 10 s after the idle connections opened", fds, baseFDs)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if after := stillOpen(conns); after > 0 {
-			t.Errorf("%d idle HTTP connections still open 15 s after the last one opened", after)
+		// A client socket whose handshake the kernel completed while the
+		// accept queue overflowed may never reach the agent (syncookies):
+		// the client sees no close, the agent holds nothing.
+		if n := stillOpen(conns); n > 0 {
+			t.Logf("%d client sockets never reached the agent (accept queue overflow); the agent holds none", n)
 		}
 		return fmt.Sprintf("%d opened; the agent holds at most %d (%d per address), oldest idle closed first; all closed by the 2 s header timeout", len(conns), httpapi.MaxConns, httpapi.MaxConns/4)
 	}))
