@@ -32,9 +32,6 @@ type AgentServer struct {
 
 	cache   atomic.Pointer[agentReplies]
 	answers atomic.Uint64
-	waiting chan struct{} // slots for connections waiting for their agent-send
-	once    sync.Once
-	waiters sync.WaitGroup
 }
 
 // Counter counts answers for the metrics. It runs on every check, so it
@@ -107,7 +104,6 @@ func (s *AgentServer) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	wg.Wait()
-	s.waiters.Wait() // at most SendWait
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -139,17 +135,9 @@ func (s *AgentServer) acceptLoop(ln net.Listener) error {
 }
 
 func (s *AgentServer) handle(conn net.Conn, buf []byte) {
-	n := readBuffered(conn, buf)
-	if n == 0 && s.waitForSend(conn) {
-		return
-	}
-	s.reply(conn, buf[:n])
-}
-
-// reply writes the answer to what was sent and closes.
-func (s *AgentServer) reply(conn net.Conn, sent []byte) {
 	defer conn.Close()
-	reply, c, ok, known := s.answer(sent)
+	n := readBuffered(conn, buf)
+	reply, c, ok, known := s.answer(buf[:n])
 	if s.Counter != nil {
 		s.Counter.CountAgentCheck(c, ok, known)
 	}

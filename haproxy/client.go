@@ -16,7 +16,7 @@ import (
 func Ask(ctx context.Context, addr, send string) (string, error) {
 	d := net.Dialer{}
 	if send != "" {
-		d.Control = delayHandshakeACK
+		d.Control = DelayHandshakeACK
 	}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

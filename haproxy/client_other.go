@@ -4,5 +4,5 @@ package haproxy
 
 import "syscall"
 
-// delayHandshakeACK has no portable equivalent outside Linux.
-func delayHandshakeACK(_, _ string, _ syscall.RawConn) error { return nil }
+// DelayHandshakeACK has no portable equivalent outside Linux.
+func DelayHandshakeACK(_, _ string, _ syscall.RawConn) error { return nil }

@@ -327,7 +327,7 @@ func TestHostileClients(t *testing.T) {
 		if replied != len(conns) {
 			t.Errorf("%d of %d idle agent-check connections got their line", replied, len(conns))
 		}
-		return fmt.Sprintf("%d opened, each answered and closed within %v (at most 1024 wait for their agent-send at once)", len(conns), 50*time.Millisecond)
+		return fmt.Sprintf("%d opened, each answered at once and closed", len(conns))
 	}))
 
 	rows = append(rows, attack("agent-check: 2000 garbage and binary lines (1 B to 4 KB)", func() string {

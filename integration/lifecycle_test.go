@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/internal/itest"
 )
 
@@ -98,7 +100,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	line, err := itest.ReadLine(a.AgentAddr(), "primary\n", time.Second)
+	line, err := askAgentCheck(a.AgentAddr(), "primary\n")
 	code, body, herr := itest.HTTPGet("http://"+a.HTTPAddr()+"/primary", time.Second)
 	exit := a.Proc.Wait(5 * time.Second)
 	exited := time.Since(t0)
@@ -215,7 +217,7 @@ func TestNoDiskNeeded(t *testing.T) {
 				m.Set(t, step.state)
 				itest.WaitHTTP(t, url, step.code, 5*time.Second)
 			}
-			if line, err := itest.ReadLine(m.IP+":9798", "primary\n", time.Second); err != nil || line != "up ready 100%" {
+			if line, err := askAgentCheck(m.IP+":9798", "primary\n"); err != nil || line != "up ready 100%" {
 				t.Errorf("agent-check: %q %v", line, err)
 			}
 			select {
@@ -225,4 +227,13 @@ func TestNoDiskNeeded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// askAgentCheck sends one agent-check line the way haproxy does (with the
+// handshake) and returns the reply without its newline.
+func askAgentCheck(addr, send string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	line, err := haproxy.Ask(ctx, addr, send)
+	return strings.TrimSuffix(line, "\n"), err
 }

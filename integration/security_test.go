@@ -193,7 +193,7 @@ func TestNoEndpointChangesState(t *testing.T) {
 		}
 	}
 	for _, line := range []string{"drain\n", "maint\n", "down\n", "stopped\n", "ready\n", "weight 0\n", "set role standby\n", "trigger\n"} {
-		if got, err := itest.ReadLine(a.AgentAddr(), line, time.Second); err != nil || !strings.HasPrefix(got, "down ready #unknown check") {
+		if got, err := askAgentCheck(a.AgentAddr(), line); err != nil || !strings.HasPrefix(got, "down ready #unknown check") {
 			t.Errorf("agent-check %q: %q %v", line, got, err)
 		}
 		n++

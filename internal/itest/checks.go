@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 )
 
 // CheckSample is one balancer check: when it started, how long the whole
@@ -39,8 +41,10 @@ type BalancerChecks struct {
 	Every               time.Duration // pause between checks (default 5ms)
 	TLS                 *tls.Config   // HTTPS on the HTTP port
 	Timeout             time.Duration // per check (default 2s)
-	// Dial opens connections (default: a plain dialer), such as inside a
-	// network namespace.
+	// Dial opens connections, such as inside a network namespace. Like
+	// haproxy's, it should delay the handshake's last ACK so the request
+	// rides on it (haproxy.DelayHandshakeACK), as the default does: the
+	// agent-check port answers what has arrived when it accepts.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu          sync.Mutex
@@ -58,7 +62,7 @@ func (b *BalancerChecks) Start(max time.Duration) {
 		b.Timeout = 2 * time.Second
 	}
 	if b.Dial == nil {
-		b.Dial = (&net.Dialer{}).DialContext
+		b.Dial = (&net.Dialer{Control: haproxy.DelayHandshakeACK}).DialContext
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), max)
 	b.cancel = cancel

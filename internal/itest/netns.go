@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 )
 
 // NetPair is two network namespaces the test creates, joined by a veth
@@ -194,11 +196,12 @@ func (n *Netns) do(call func()) error {
 	}
 }
 
-// DialContext dials from inside the namespace.
+// DialContext dials from inside the namespace, the way haproxy dials.
 func (n *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	var c net.Conn
 	var err error
-	if derr := n.do(func() { c, err = (&net.Dialer{}).DialContext(ctx, network, addr) }); derr != nil {
+	d := &net.Dialer{Control: haproxy.DelayHandshakeACK} // as haproxy dials
+	if derr := n.do(func() { c, err = d.DialContext(ctx, network, addr) }); derr != nil {
 		return nil, derr
 	}
 	return c, err

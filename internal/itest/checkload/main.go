@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/internal/itest"
 )
 
@@ -23,7 +24,7 @@ func main() {
 	every := flag.Duration("every", 5*time.Millisecond, "pause between checks")
 	max := flag.Duration("for", time.Minute, "stop after this long at most")
 	flag.Parse()
-	d := &net.Dialer{}
+	d := &net.Dialer{Control: haproxy.DelayHandshakeACK}
 	if *from != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(*from)}
 	}
