@@ -28,6 +28,13 @@ type Serve struct {
 	ShutdownDelay      time.Duration `env:"SHUTDOWN_DELAY" envDefault:"2s" flag:"shutdown-delay" help:"on SIGTERM, answer 'down #shutting down' this long before closing"`
 	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info" flag:"log-level" help:"debug, info, warn or error"`
 	LogFormat          string        `env:"LOG_FORMAT" envDefault:"auto" flag:"log-format" help:"json, console, or auto (console on a terminal, else json)"`
+
+	// Gates (see gates.go).
+	Gates              []string      `env:"GATES" envSeparator:"," flag:"gate" help:"LISTEN=TARGET: forward LISTEN to TARGET while this member is primary, refuse otherwise (repeatable), e.g. :52774=127.0.0.1:52773"`
+	GateRoles          []string      `env:"GATE_ROLES" envSeparator:"," flag:"gate-role" help:"LISTEN=standby: open the gate on LISTEN while the member is a healthy standby instead (repeatable)"`
+	GateDrain          time.Duration `env:"GATE_DRAIN" envDefault:"0s" flag:"gate-drain" help:"when a gate closes, let its sessions run this long (0: cut them at once); new connections are refused at once"`
+	GateConnectTimeout time.Duration `env:"GATE_CONNECT_TIMEOUT" envDefault:"1s" flag:"gate-connect-timeout" help:"a gate's connect timeout to its TARGET"`
+	GateMaxSessions    int           `env:"GATE_MAX_SESSIONS" envDefault:"4096" flag:"gate-max-sessions" help:"concurrent sessions per gate; beyond, new connections are reset"`
 }
 
 // ServeSynopsis is the one-paragraph help of serve.
@@ -116,6 +123,9 @@ func (c *Serve) Validate() error {
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
 		return bad("shutdown-delay", c.ShutdownDelay, "must be between 0s and 5m")
+	}
+	if err := c.validateGates(); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -22,6 +22,7 @@ type Status struct {
 	Probes     []ProbeStatus   `json:"probes"`
 	Settings   Settings        `json:"settings"`
 	Version    string          `json:"version"`
+	Gates      any             `json:"gates,omitempty"` // see Handler.Gates
 }
 
 // ProbeStatus is one probe's last result.

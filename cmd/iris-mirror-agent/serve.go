@@ -64,6 +64,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		}
 		defer agentLn.Close()
 	}
+	gates, err := setupGates(cfg, mon, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
+		return ExitRuntime
+	}
 
 	ev := log.Info().Str("member", cfg.Member).Str("version", buildinfo.Get()).
 		Str("mirror_status_url", probers[0].Spec.Target).Str("superserver", cfg.SuperServer).
@@ -78,11 +83,12 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 
 	g := newGroup(context.Background())
 	g.Go(mon.Run)
+	gates.run(g)
 	if httpLn != nil {
 		h := &httpapi.Handler{Snapshot: mon.Snapshot, Info: httpapi.Info{
 			Member: cfg.Member, Version: buildinfo.Get(),
 			Interval: cfg.Interval, Timeout: cfg.Timeout, Rise: cfg.Rise, Fall: cfg.Fall,
-		}}
+		}, Gates: gates.status()}
 		srv := httpapi.NewServer(h)
 		g.Go(func(ctx context.Context) error {
 			go func() {
