@@ -163,3 +163,17 @@ func TestHandleReadsQueuedSend(t *testing.T) {
 		}
 	}
 }
+
+// TestAskSendsWithTheHandshake: a client that delays the handshake's ACK
+// like haproxy always gets the check it named, never the default.
+func TestAskSendsWithTheHandshake(t *testing.T) {
+	addr := startAgent(t, snapshot(probe.NotPrimary, "mirror_status 503 FAILED"))
+	for i := range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		line, err := Ask(ctx, addr, "standby\n")
+		cancel()
+		if err != nil || line != "up ready 100%\n" {
+			t.Fatalf("attempt %d: %q %v: the agent-send was not there at accept", i, line, err)
+		}
+	}
+}

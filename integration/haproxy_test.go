@@ -151,7 +151,7 @@ func measureSwitch(t *testing.T, l *layout, ap1, ap2, old, oldState string) (ite
 }
 
 // measureSwitchAsk is measureSwitch with any kind of request.
-func measureSwitchAsk(t *testing.T, l *layout, ap1, ap2 ask, old, oldState string) (itest.Switch, bool) {
+func measureSwitchAsk(t *testing.T, l *layout, ap1, ap2 askFunc, old, oldState string) (itest.Switch, bool) {
 	t.Helper()
 	s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: ap1}
 	s2 := &itest.Sampler{Every: 50 * time.Millisecond, Ask: ap2}

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -37,12 +36,12 @@ var referenceMembers = []struct {
 // startLayout starts the four members and their agents with agentFlags.
 func startLayout(t *testing.T, agentFlags ...string) *layout {
 	t.Helper()
-	return startLayoutWith(t, func(*itest.Member) []string { return agentFlags })
+	return startLayoutFlags(t, func(*itest.Member) []string { return agentFlags })
 }
 
-// startLayoutWith starts the four members and their agents, each agent
-// with the flags flagsFor gives its member.
-func startLayoutWith(t *testing.T, flagsFor func(m *itest.Member) []string) *layout {
+// startLayoutFlags is startLayout with flags per member (gates listen on
+// the member's own address).
+func startLayoutFlags(t *testing.T, agentFlags func(m *itest.Member) []string) *layout {
 	t.Helper()
 	l := &layout{net: itest.NewLoopback(t), members: map[string]*itest.Member{}, agents: map[string]*itest.Agent{}}
 	names := map[string]string{}
@@ -52,7 +51,7 @@ func startLayoutWith(t *testing.T, flagsFor func(m *itest.Member) []string) *lay
 		names[m.name] = mem.IP
 	}
 	for _, m := range referenceMembers {
-		l.agents[m.name] = itest.StartAgent(t, l.members[m.name], flagsFor(l.members[m.name])...)
+		l.agents[m.name] = itest.StartAgent(t, l.members[m.name], agentFlags(l.members[m.name])...)
 	}
 	l.hosts = itest.HostsFile(t, names)
 	l.front = l.net.IP(100)
@@ -69,29 +68,19 @@ func (l *layout) set(t *testing.T, pairs ...string) time.Time {
 	return t0
 }
 
-// waitRouted waits until the TCP frontend answers with want.
+// waitRouted waits until the frontend answers with want.
 func waitRouted(t *testing.T, addr, want string, d time.Duration) {
-	t.Helper()
-	waitAnswer(t, addr, itest.TCPAsk(addr, 500*time.Millisecond), want, d)
-}
-
-// ask is one request through a balancer: the member that answered.
-type ask = func(ctx context.Context) (string, error)
-
-// waitAnswer waits until a request to what (through ask) is answered by
-// the member want.
-func waitAnswer(t *testing.T, what string, ask ask, want string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var last string
 	for {
-		name, err := ask(context.Background())
-		if err == nil && name == want {
+		line, err := itest.ReadLine(addr, "who\n", 500*time.Millisecond)
+		if err == nil && len(line) >= len(want) && line[:len(want)] == want {
 			return
 		}
-		last = fmt.Sprintf("%q %v", name, err)
+		last = fmt.Sprintf("%q %v", line, err)
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not routed to %s within %v; last %s", what, want, d, last)
+			t.Fatalf("%s not routed to %s within %v; last %s", addr, want, d, last)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

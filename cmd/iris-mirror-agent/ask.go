@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 // askAgent GETs an agent endpoint and returns the status code and the first
@@ -37,6 +39,30 @@ func askAgent(ctx context.Context, url string, timeout time.Duration) (int, stri
 	defer resp.Body.Close()
 	line, _ := bufio.NewReader(io.LimitReader(resp.Body, 512)).ReadString('\n')
 	return resp.StatusCode, strings.TrimSpace(line), nil
+}
+
+// askAndReport asks url and prints one line: pass or fail, then what the
+// agent said (or why it could not be asked). It returns ExitOK on a 200.
+func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, pass, fail, subject string) int {
+	code, line, err := askAgent(ctx, url, timeout)
+	msg := describeAsk(displayURL(url), code, line, err)
+	if subject != "" {
+		msg = subject + " " + msg
+	}
+	if err == nil && code == http.StatusOK {
+		fmt.Fprintf(stdout, "%s %s\n", pass, msg)
+		return ExitOK
+	}
+	fmt.Fprintf(stdout, "%s %s\n", fail, msg)
+	return ExitFail
+}
+
+// displayURL drops credentials and query from a URL shown to people.
+func displayURL(raw string) string {
+	if u, err := probe.ParseHTTPURL(raw); err == nil {
+		return probe.Redact(u)
+	}
+	return raw
 }
 
 // describeAsk renders the outcome of askAgent as one line.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/irismirror/iris-mirror-agent/haproxy"
 )
@@ -24,12 +23,5 @@ func runExternalCheck(ctx context.Context, inv haproxy.Invocation, confPath stri
 		fmt.Fprintf(stdout, "FAIL %v\n", err)
 		return ExitFail
 	}
-	code, line, err := askAgent(ctx, url, cfg.Timeout)
-	msg := describeAsk(url, code, line, err)
-	if err == nil && code == http.StatusOK {
-		fmt.Fprintf(stdout, "OK %s %s\n", inv.ServerName, msg)
-		return ExitOK
-	}
-	fmt.Fprintf(stdout, "FAIL %s %s\n", inv.ServerName, msg)
-	return ExitFail
+	return askAndReport(ctx, stdout, url, cfg.Timeout, "OK", "FAIL", inv.ServerName)
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
@@ -227,18 +228,12 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
+// readAgent asks the agent-check port like haproxy does (the agent-send
+// line rides on the handshake).
 func readAgent(addr, send string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if send != "" {
-		_, _ = io.WriteString(c, send)
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return haproxy.Ask(ctx, addr, send)
 }
 
 func waitFor(t *testing.T, cond func() bool, what string) {
