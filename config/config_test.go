@@ -87,15 +87,7 @@ func TestBadServeSettings(t *testing.T) {
 		{[]string{"extra"}, nil, "unexpected argument"},
 	}
 	for _, tc := range cases {
-		_, err := LoadServe(tc.args, tc.env, &bytes.Buffer{})
-		if err == nil {
-			t.Errorf("%v %v: accepted", tc.args, tc.env)
-			continue
-		}
-		msg := err.Error()
-		if !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
-			t.Errorf("%v %v: %q, want one line containing %q", tc.args, tc.env, msg, tc.want)
-		}
+		expectBadServe(t, tc.args, tc.env, tc.want)
 	}
 }
 
@@ -239,14 +231,20 @@ func TestBadGateSettings(t *testing.T) {
 		{[]string{"--gate-max-sessions", "0"}, nil, "--gate-max-sessions"},
 	}
 	for _, tc := range cases {
-		_, err := LoadServe(tc.args, tc.env, &bytes.Buffer{})
-		if err == nil {
-			t.Errorf("%v %v: accepted", tc.args, tc.env)
-			continue
-		}
-		msg := err.Error()
-		if !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
-			t.Errorf("%v %v: %q, want one line containing %q", tc.args, tc.env, msg, tc.want)
-		}
+		expectBadServe(t, tc.args, tc.env, tc.want)
+	}
+}
+
+// expectBadServe wants serve's settings rejected in one line holding want.
+func expectBadServe(t *testing.T, args, env []string, want string) {
+	t.Helper()
+	_, err := LoadServe(args, env, &bytes.Buffer{})
+	if err == nil {
+		t.Errorf("%v %v: accepted", args, env)
+		return
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+		t.Errorf("%v %v: %q, want one line containing %q", args, env, msg, want)
 	}
 }

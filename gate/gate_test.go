@@ -145,6 +145,18 @@ func dial(t *testing.T, addr string) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
+// admitted dials addr and makes one round trip, so the gate has admitted
+// the session (a connection still in the accept queue is reset when the
+// gate closes).
+func admitted(t *testing.T, addr string) *net.TCPConn {
+	t.Helper()
+	c := dial(t, addr)
+	if err := roundTrip(c, "admitted"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // roundTrip writes a line and reads it back.
 func roundTrip(c net.Conn, line string) error {
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
@@ -215,10 +227,7 @@ func TestForwardsBothWays(t *testing.T) {
 	srv := startServer(t, echo)
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr()})
 	addr := openGate(t, g)
-	c := dial(t, addr)
-	if err := roundTrip(c, "hello"); err != nil {
-		t.Fatal(err)
-	}
+	c := admitted(t, addr)
 	// A large payload both ways, read concurrently so neither side stalls.
 	payload := make([]byte, 3<<20+123)
 	_, _ = rand.Read(payload)
@@ -236,7 +245,7 @@ func TestForwardsBothWays(t *testing.T) {
 	}
 	c.Close()
 	<-srv.ended
-	want := uint64(len("hello\n") + len(payload))
+	want := uint64(len("admitted\n") + len(payload))
 	waitFor(t, func() bool { return g.Stats().OpenSessions == 0 }, "session end")
 	st := g.Stats()
 	if st.BytesToTarget != want || st.BytesToClient != want || st.Sessions != 1 || st.State != "open" || st.Opened != 1 {
@@ -334,12 +343,7 @@ func TestDemotionCutsSessions(t *testing.T) {
 	srv := startServer(t, echo)
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr()})
 	addr := openGate(t, g)
-	a, b := dial(t, addr), dial(t, addr)
-	for _, c := range []net.Conn{a, b} {
-		if err := roundTrip(c, "x"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := admitted(t, addr), admitted(t, addr)
 	if n := g.Stats().OpenSessions; n != 2 {
 		t.Fatalf("%d open sessions, want 2", n)
 	}
@@ -370,10 +374,7 @@ func TestDrainGrace(t *testing.T) {
 	srv := startServer(t, echo)
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), Drain: drain})
 	addr := openGate(t, g)
-	c := dial(t, addr)
-	if err := roundTrip(c, "before"); err != nil {
-		t.Fatal(err)
-	}
+	c := admitted(t, addr)
 	start := time.Now()
 	closeGate(t, g)
 	refusedFast(t, addr) // new connections: refused at once
@@ -397,10 +398,7 @@ func TestReopenDuringDrainKeepsSessions(t *testing.T) {
 	srv := startServer(t, echo)
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), Drain: drain})
 	addr := openGate(t, g)
-	c := dial(t, addr)
-	if err := roundTrip(c, "admitted"); err != nil {
-		t.Fatal(err)
-	}
+	c := admitted(t, addr)
 	closeGate(t, g)
 	if a := openGate(t, g); a != addr {
 		t.Fatalf("reopened on %s, want the same %s", a, addr)
@@ -431,12 +429,8 @@ func TestMaxSessions(t *testing.T) {
 	srv := startServer(t, echo)
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), MaxSessions: 2})
 	addr := openGate(t, g)
-	a, b := dial(t, addr), dial(t, addr)
-	for _, c := range []net.Conn{a, b} {
-		if err := roundTrip(c, "in"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a := admitted(t, addr)
+	admitted(t, addr)
 	dialReset(t, addr, 2*time.Second)
 	waitFor(t, func() bool { return g.Stats().OverLimit == 1 }, "the third connection refused")
 	if st := g.Stats(); st.OverLimit != 1 || st.OpenSessions != 2 {
@@ -540,10 +534,7 @@ func TestShutdownClosesEverything(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	addr := openGate(t, g)
-	c := dial(t, addr)
-	if err := roundTrip(c, "x"); err != nil {
-		t.Fatal(err)
-	}
+	c := admitted(t, addr)
 	cancel()
 	select {
 	case err := <-done:

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -52,93 +51,7 @@ func TestNginxHTTPGate(t *testing.T) {
 	ap2 := itest.HTTPAsk(base+"/ap2/csp/mirrorns/api/get", 3*time.Second)
 	waitAsk(t, ap1, "ap1a", 10*time.Second)
 	waitAsk(t, ap2, "ap2a", 10*time.Second)
-	if name, err := ap1(context.Background()); err != nil || name != "ap1a" {
-		t.Fatalf("AP1 through nginx: %q %v", name, err)
-	}
-
-	t.Run("planned switch", func(t *testing.T) {
-		sw, ap2ok := measureSwitchAsk(t, l, ap1, ap2, "ap1a", "backup")
-		t.Logf("nginx http-gate.conf planned switch: %s", sw)
-		checkSwitch(t, sw, gateLastOld)
-		if !ap2ok {
-			t.Error("AP2 was disturbed by a switch in AP1")
-		}
-	})
-	restoreAP1(t, l, ap1)
-
-	t.Run("primary down", func(t *testing.T) {
-		sw, ap2ok := measureSwitchAsk(t, l, ap1, ap2, "ap1a", "down")
-		t.Logf("nginx http-gate.conf primary down: %s", sw)
-		// A request that started while the stop was being applied may
-		// still be answered; none may be after that.
-		checkSwitch(t, sw, 50*time.Millisecond)
-		if !ap2ok {
-			t.Error("AP2 was disturbed")
-		}
-	})
-	restoreAP1(t, l, ap1)
-
-	t.Run("primary hang", func(t *testing.T) {
-		// ap1a hangs: its web port accepts and never answers. Requests
-		// already forwarded wait until the agent closes the gate and cuts
-		// them; after that, with ap1b still a backup, nginx must answer an
-		// error at once. Then ap1b is promoted and must be found at once.
-		s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: ap1}
-		s.Start(15 * time.Second)
-		time.Sleep(300 * time.Millisecond)
-		t0 := l.set(t, "ap1a", "hang")
-		time.Sleep(2 * time.Second)
-		t1 := l.set(t, "ap1b", "primary")
-		time.Sleep(1500 * time.Millisecond)
-		samples := s.Stop()
-		h := analyseHang(samples, t0, t1)
-		t.Logf("nginx http-gate.conf primary hang: %s", h)
-		if h.released > gateHang {
-			t.Errorf("requests held by the hung primary released %v after the hang, want < %v", h.released, gateHang)
-		}
-		if h.fast == 0 || h.slowAfterRelease > 0 {
-			t.Errorf("with no primary, nginx should answer every request at once (%d fast, %d slow)", h.fast, h.slowAfterRelease)
-		}
-		if h.other != "" {
-			t.Errorf("unexpected answer while AP1 had no primary: %s", h.other)
-		}
-		sw := itest.Analyse(samples, t1, "ap1a", "ap1b")
-		t.Logf("nginx http-gate.conf ap1b promoted after the hang: %s", sw)
-		if !sw.NewOK || sw.FirstNew > gateFirstNew {
-			t.Errorf("promoted ap1b first answered after %v, want < %v (%s)", sw.FirstNew, gateFirstNew, sw)
-		}
-	})
-	restoreAP1(t, l, ap1)
-
-	t.Run("both members stopped", func(t *testing.T) {
-		s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: ap1}
-		s2 := &itest.Sampler{Every: 50 * time.Millisecond, Ask: ap2}
-		s.Start(10 * time.Second)
-		s2.Start(10 * time.Second)
-		time.Sleep(300 * time.Millisecond)
-		t0 := l.set(t, "ap1a", "down", "ap1b", "down")
-		time.Sleep(1500 * time.Millisecond)
-		e := analyseErrors(s.Stop(), t0, 50*time.Millisecond)
-		t.Logf("nginx http-gate.conf both AP1 members stopped: %s", e)
-		if e.errors == 0 || e.slowest > gateErrorFast {
-			t.Errorf("nginx error answers: %s; want every one within %v", e, gateErrorFast)
-		}
-		if e.answeredLate > 0 {
-			t.Errorf("%d requests answered by a stopped member", e.answeredLate)
-		}
-		for _, k := range e.kinds {
-			if k != "HTTP 502" {
-				t.Errorf("error %q, want nginx's 502 (Bad Gateway)", k)
-			}
-		}
-		for _, smp := range s2.Stop() {
-			if smp.Err != nil || smp.Member != "ap2a" {
-				t.Errorf("AP2 disturbed: %q %v", smp.Member, smp.Err)
-				break
-			}
-		}
-	})
-	restoreAP1(t, l, ap1)
+	gateScenarios(t, l, "http-gate.conf", ap1, ap2, func(err string) bool { return err == "HTTP 502" })
 }
 
 // TestNginxStreamGate runs examples/nginx/stream-gate.conf unchanged: TCP
@@ -148,8 +61,8 @@ func TestNginxStreamGate(t *testing.T) {
 	l := startGateLayout(t)
 	itest.StartNginx(t, itest.Example(t, "nginx/stream-gate.conf"), l.hosts)
 	ap1Addr, ap2Addr := l.front+":21972", l.front+":31972"
-	ap1 := itest.TCPAsk(ap1Addr, 400*time.Millisecond)
-	ap2 := itest.TCPAsk(ap2Addr, 400*time.Millisecond)
+	ap1 := itest.TCPAsk(ap1Addr, 3*time.Second)
+	ap2 := itest.TCPAsk(ap2Addr, 3*time.Second)
 	waitRouted(t, ap1Addr, "ap1a", 10*time.Second)
 	waitRouted(t, ap2Addr, "ap2a", 10*time.Second)
 
@@ -182,10 +95,19 @@ func TestNginxStreamGate(t *testing.T) {
 		waitRouted(t, ap1Addr, "ap1b", 5*time.Second)
 	})
 	restoreAP1(t, l, ap1)
+	// nginx's stream module closes the client's connection when no member
+	// takes it: the client reads EOF or a reset.
+	gateScenarios(t, l, "stream-gate.conf", ap1, ap2, func(string) bool { return true })
+}
 
+// gateScenarios drives a planned switch, the primary stopped, the primary
+// hung, and both members stopped through nginx running example, restoring
+// ap1a as the primary after each. isError tells whether a failed request
+// failed the way this nginx should fail it.
+func gateScenarios(t *testing.T, l *layout, example string, ap1, ap2 askFunc, isError func(string) bool) {
 	t.Run("planned switch", func(t *testing.T) {
 		sw, ap2ok := measureSwitchAsk(t, l, ap1, ap2, "ap1a", "backup")
-		t.Logf("nginx stream-gate.conf planned switch: %s", sw)
+		t.Logf("nginx %s planned switch: %s", example, sw)
 		checkSwitch(t, sw, gateLastOld)
 		if !ap2ok {
 			t.Error("AP2 was disturbed by a switch in AP1")
@@ -195,7 +117,9 @@ func TestNginxStreamGate(t *testing.T) {
 
 	t.Run("primary down", func(t *testing.T) {
 		sw, ap2ok := measureSwitchAsk(t, l, ap1, ap2, "ap1a", "down")
-		t.Logf("nginx stream-gate.conf primary down: %s", sw)
+		t.Logf("nginx %s primary down: %s", example, sw)
+		// A request that started while the stop was being applied may
+		// still be answered; none may be after that.
 		checkSwitch(t, sw, 50*time.Millisecond)
 		if !ap2ok {
 			t.Error("AP2 was disturbed")
@@ -203,19 +127,64 @@ func TestNginxStreamGate(t *testing.T) {
 	})
 	restoreAP1(t, l, ap1)
 
+	t.Run("primary hang", func(t *testing.T) {
+		// ap1a hangs: its ports accept and never answer. Requests already
+		// forwarded wait until the agent closes the gate and cuts them;
+		// after that, with ap1b still a backup, nginx must fail every
+		// request at once. Then ap1b is promoted and must be found at once.
+		s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: ap1}
+		s.Start(15 * time.Second)
+		time.Sleep(300 * time.Millisecond)
+		t0 := l.set(t, "ap1a", "hang")
+		time.Sleep(2 * time.Second)
+		t1 := l.set(t, "ap1b", "primary")
+		time.Sleep(1500 * time.Millisecond)
+		samples := s.Stop()
+		h := analyseHang(samples, t0, t1)
+		t.Logf("nginx %s primary hang: %s", example, h)
+		if h.hung == 0 || h.released > gateHang {
+			t.Errorf("requests held by the hung primary released %v after the hang, want < %v (%s)", h.released, gateHang, h)
+		}
+		if h.fast == 0 || h.slowAfterRelease > 0 {
+			t.Errorf("with no primary, nginx should fail every request at once (%s)", h)
+		}
+		if h.other != "" {
+			t.Errorf("unexpected answer while AP1 had no primary: %s", h.other)
+		}
+		sw := itest.Analyse(samples, t1, "ap1a", "ap1b")
+		t.Logf("nginx %s ap1b promoted after the hang: %s", example, sw)
+		if !sw.NewOK || sw.FirstNew > gateFirstNew {
+			t.Errorf("promoted ap1b first answered after %v, want < %v (%s)", sw.FirstNew, gateFirstNew, sw)
+		}
+	})
+	restoreAP1(t, l, ap1)
+
 	t.Run("both members stopped", func(t *testing.T) {
-		s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: itest.TCPAsk(ap1Addr, 3*time.Second)}
+		s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: ap1}
+		s2 := &itest.Sampler{Every: 50 * time.Millisecond, Ask: ap2}
 		s.Start(10 * time.Second)
+		s2.Start(10 * time.Second)
 		time.Sleep(300 * time.Millisecond)
 		t0 := l.set(t, "ap1a", "down", "ap1b", "down")
 		time.Sleep(1500 * time.Millisecond)
 		e := analyseErrors(s.Stop(), t0, 50*time.Millisecond)
-		t.Logf("nginx stream-gate.conf both AP1 members stopped: %s", e)
+		t.Logf("nginx %s both AP1 members stopped: %s", example, e)
 		if e.errors == 0 || e.slowest > gateErrorFast {
-			t.Errorf("nginx closed sessions: %s; want every one within %v", e, gateErrorFast)
+			t.Errorf("nginx's errors: %s; want every one within %v", e, gateErrorFast)
 		}
 		if e.answeredLate > 0 {
 			t.Errorf("%d requests answered by a stopped member", e.answeredLate)
+		}
+		for _, k := range e.kinds {
+			if !isError(k) {
+				t.Errorf("error %q is not how nginx should fail here", k)
+			}
+		}
+		for _, smp := range s2.Stop() {
+			if smp.Err != nil || smp.Member != "ap2a" {
+				t.Errorf("AP2 disturbed: %q %v", smp.Member, smp.Err)
+				break
+			}
 		}
 	})
 	restoreAP1(t, l, ap1)
