@@ -51,6 +51,14 @@ type Config struct {
 	MaxSessions    int           // concurrent sessions; beyond, connections are reset; 0 means DefaultMaxSessions
 	Member         string        // for logs
 	Logger         zerolog.Logger
+	Counter        Counter // also told about the traffic (such as the agent's metrics); nil means none
+}
+
+// Counter is told about a gate's traffic as it flows. Its methods must be
+// cheap and safe for concurrent use: they run on the forwarding path.
+type Counter interface {
+	CountGateConnection()       // a connection admitted
+	AddGateBytes(in, out int64) // bytes forwarded: in is client to target
 }
 
 // Gate is one guarded port. Build it with New, drive it with Update (or
@@ -347,6 +355,9 @@ func (g *Gate) admit(ln *net.TCPListener, c *net.TCPConn) {
 	g.wg.Add(1)
 	g.mu.Unlock()
 	g.sessionsTotal.Add(1)
+	if g.cfg.Counter != nil {
+		g.cfg.Counter.CountGateConnection()
+	}
 	go g.serve(ctx, s)
 }
 
@@ -393,9 +404,9 @@ func (g *Gate) serve(ctx context.Context, s *session) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g.pipe(s, target, s.client, &g.bytesToTarget)
+		g.pipe(s, target, s.client, true)
 	}()
-	g.pipe(s, s.client, target, &g.bytesToClient)
+	g.pipe(s, s.client, target, false)
 	wg.Wait()
 	_ = s.client.Close()
 	_ = target.Close()
@@ -404,12 +415,12 @@ func (g *Gate) serve(ctx context.Context, s *session) {
 // pipe copies src to dst until EOF, which it passes on as a half-close, or
 // an error, which resets both sides. Between two TCP connections io.Copy
 // splices on Linux: the bytes stay in the kernel.
-func (g *Gate) pipe(s *session, dst, src *net.TCPConn, n *atomic.Uint64) {
+func (g *Gate) pipe(s *session, dst, src *net.TCPConn, toTarget bool) {
 	lr := &io.LimitedReader{R: src}
 	for {
 		lr.N = chunk
 		w, err := io.Copy(dst, lr)
-		n.Add(uint64(w))
+		g.count(w, toTarget)
 		if err != nil {
 			g.abort(s)
 			return
@@ -417,6 +428,24 @@ func (g *Gate) pipe(s *session, dst, src *net.TCPConn, n *atomic.Uint64) {
 		if lr.N > 0 { // EOF before the chunk was full
 			_ = dst.CloseWrite()
 			return
+		}
+	}
+}
+
+func (g *Gate) count(n int64, toTarget bool) {
+	if n == 0 {
+		return
+	}
+	if toTarget {
+		g.bytesToTarget.Add(uint64(n))
+	} else {
+		g.bytesToClient.Add(uint64(n))
+	}
+	if g.cfg.Counter != nil {
+		if toTarget {
+			g.cfg.Counter.AddGateBytes(n, 0)
+		} else {
+			g.cfg.Counter.AddGateBytes(0, n)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -223,9 +224,19 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// counted records what a gate tells its Counter.
+type counted struct{ conns, in, out atomic.Int64 }
+
+func (c *counted) CountGateConnection() { c.conns.Add(1) }
+func (c *counted) AddGateBytes(in, out int64) {
+	c.in.Add(in)
+	c.out.Add(out)
+}
+
 func TestForwardsBothWays(t *testing.T) {
 	srv := startServer(t, echo)
-	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr()})
+	counter := &counted{}
+	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), Counter: counter})
 	addr := openGate(t, g)
 	c := admitted(t, addr)
 	// A large payload both ways, read concurrently so neither side stalls.
@@ -250,6 +261,10 @@ func TestForwardsBothWays(t *testing.T) {
 	st := g.Stats()
 	if st.BytesToTarget != want || st.BytesToClient != want || st.Sessions != 1 || st.State != "open" || st.Opened != 1 {
 		t.Fatalf("stats %+v, want %d bytes each way, 1 session, open", st, want)
+	}
+	if counter.conns.Load() != 1 || counter.in.Load() != int64(want) || counter.out.Load() != int64(want) {
+		t.Fatalf("counter told %d connections, %d bytes in, %d out; want 1, %d, %d",
+			counter.conns.Load(), counter.in.Load(), counter.out.Load(), want, want)
 	}
 }
 

@@ -34,18 +34,18 @@ func TestReplyGolden(t *testing.T) {
 		{primary, "", "up ready 100%\n"},
 		{primary, "primary\n", "up ready 100%\n"},
 		{primary, "PRIMARY\r\n", "up ready 100%\n"},
-		{primary, "standby\n", "down #role primary: mirror_status 200 SUCCESS\n"},
+		{primary, "standby\n", "down ready #role primary: mirror_status 200 SUCCESS\n"},
 		{primary, "health\n", "up ready 100%\n"},
-		{standby, "", "down #role standby: mirror_status 503 FAILED\n"},
+		{standby, "", "down ready #role standby: mirror_status 503 FAILED\n"},
 		{standby, "standby\n", "up ready 100%\n"},
 		{standby, " standby , extra\n", "up ready 100%\n"},
 		{standby, "health\nprimary\n", "up ready 100%\n"},
-		{down, "", "down #role down: mirror_status timeout (1 in a row)\n"},
+		{down, "", "down ready #role down: mirror_status timeout (1 in a row)\n"},
 		{down, "live\n", "up ready 100%\n"},
-		{primary, "bogus\n", "down #unknown check bogus\n"},
-		{primary, "\x00\xff\x1b[2J\n", "down #unknown check ???[2J\n"},
-		{primary, "#\n", "down #unknown check #\n"},
-		{primary, strings.Repeat("A", 500), "down #unknown check " + strings.Repeat("A", 32) + "\n"},
+		{primary, "bogus\n", "down ready #unknown check bogus\n"},
+		{primary, "\x00\xff\x1b[2J\n", "down ready #unknown check ???[2J\n"},
+		{primary, "#\n", "down ready #unknown check #\n"},
+		{primary, strings.Repeat("A", 500), "down ready #unknown check " + strings.Repeat("A", 32) + "\n"},
 	}
 	for _, tc := range cases {
 		s := &AgentServer{Snapshot: func() *checker.Snapshot { return tc.snap }}
@@ -57,10 +57,10 @@ func TestReplyGolden(t *testing.T) {
 
 func TestDownSanitises(t *testing.T) {
 	got := string(Down("line1\nline2\r#x\x00" + strings.Repeat("y", 500)))
-	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || !strings.HasPrefix(got, "down #") {
+	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || !strings.HasPrefix(got, "down ready #") {
 		t.Fatalf("not one line: %q", got)
 	}
-	if len(got) > len("down #")+maxReason+1 {
+	if len(got) > len("down ready #")+maxReason+1 {
 		t.Fatalf("too long: %d", len(got))
 	}
 }
@@ -123,7 +123,7 @@ func TestServeWithSendAndAbruptClients(t *testing.T) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	b, _ := io.ReadAll(c)
-	if string(b) != "down #role standby: mirror_status 503 FAILED\n" {
+	if string(b) != "down ready #role standby: mirror_status 503 FAILED\n" {
 		t.Fatalf("default check for a standby: %q", b)
 	}
 }
@@ -139,9 +139,9 @@ func TestHandleReadsQueuedSend(t *testing.T) {
 	s := &AgentServer{Snapshot: func() *checker.Snapshot { return snapshot(probe.NotPrimary, "mirror_status 503 FAILED") }}
 	for send, want := range map[string]string{
 		"standby\n": "up ready 100%\n",
-		"primary\n": "down #role standby: mirror_status 503 FAILED\n",
+		"primary\n": "down ready #role standby: mirror_status 503 FAILED\n",
 		"health\n":  "up ready 100%\n",
-		"nope\n":    "down #unknown check nope\n",
+		"nope\n":    "down ready #unknown check nope\n",
 	} {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {

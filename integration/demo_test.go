@@ -178,7 +178,7 @@ func TestDemoLineCommands(t *testing.T) {
 		if _, err := io.WriteString(stdin, st.cmd+"\n"); err != nil {
 			t.Fatal(err)
 		}
-		out.waitFor(t, mark, st.want, 5*time.Second)
+		out.waitFor(t, mark, st.want, 10*time.Second)
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func askAgent(ctx context.Context, url string, timeout time.Duration) (int, stri
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("User-Agent", "iris-mirror-agent-check")
+	req.Header.Set("User-Agent", userAgent(ctx))
 	client := &http.Client{
 		Transport: &http.Transport{
 			Proxy:             nil,

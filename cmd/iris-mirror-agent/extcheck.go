@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/irismirror/iris-mirror-agent/haproxy"
+	"github.com/irismirror/iris-mirror-agent/httpapi"
 )
 
 // runExternalCheck is what haproxy's external-check runs: ask the agent on
@@ -23,5 +24,6 @@ func runExternalCheck(ctx context.Context, inv haproxy.Invocation, confPath stri
 		fmt.Fprintf(stdout, "FAIL %v\n", err)
 		return ExitFail
 	}
+	ctx = withUserAgent(ctx, httpapi.ExternalCheckUserAgent)
 	return askAndReport(ctx, stdout, url, cfg.Timeout, "OK", "FAIL", inv.ServerName)
 }

@@ -39,13 +39,15 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
 		return ExitUsage
 	}
-	mon := monitor.New(probers, monitor.Options{
+	ops := newOps(cfg, log)
+	mon := monitor.New(append(probers, qlistProber(cfg)...), ops.monitorOptions(monitor.Options{
 		Member:   cfg.Member,
 		Interval: cfg.Interval,
 		Timeout:  cfg.Timeout,
 		Checker:  checker.Config{Rise: cfg.Rise, Fall: cfg.Fall, StaleAfter: cfg.StaleAfter()},
 		Logger:   log,
-	})
+	}))
+	ops.attach(mon)
 
 	// Open every port before serving anything, so a port in use is one
 	// clear error at start rather than a half-running agent.
@@ -64,7 +66,12 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		}
 		defer agentLn.Close()
 	}
-	gates, err := setupGates(cfg, mon, log)
+	if err := ops.listen(); err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
+		return ExitRuntime
+	}
+	defer ops.close()
+	gates, err := setupGates(cfg, mon, gateCounter(ops), log)
 	if err != nil {
 		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
 		return ExitRuntime
@@ -83,12 +90,14 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 
 	g := newGroup(context.Background())
 	g.Go(mon.Run)
+	ops.start(g)
 	gates.run(g)
 	if httpLn != nil {
 		h := &httpapi.Handler{Snapshot: mon.Snapshot, Info: httpapi.Info{
 			Member: cfg.Member, Version: buildinfo.Get(),
 			Interval: cfg.Interval, Timeout: cfg.Timeout, Rise: cfg.Rise, Fall: cfg.Fall,
 		}, Gates: gates.status()}
+		ops.httpExtras(h)
 		srv := httpapi.NewServer(h)
 		g.Go(func(ctx context.Context) error {
 			go func() {
@@ -105,6 +114,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	if agentLn != nil {
 		as := &haproxy.AgentServer{Snapshot: mon.Snapshot, Logger: log}
+		ops.agentExtras(as)
 		g.Go(func(ctx context.Context) error {
 			if err := as.Serve(ctx, agentLn); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("agent-check: %w", err)

@@ -17,11 +17,11 @@ import (
 // gates are serve's --gate ports, following the monitor's snapshots.
 type gates []*gate.Gate
 
-// setupGates builds the configured gates and has them follow mon (call
-// before mon runs). Each LISTEN is bound once and released, so a port in
+// setupGates builds the configured gates, counting with counter (may be
+// nil), and has them follow mon (call before mon runs). Each LISTEN is bound once and released, so a port in
 // use fails at start like the other listeners; a gate only listens while
 // its role allows.
-func setupGates(cfg *config.Serve, mon *monitor.Monitor, log zerolog.Logger) (gates, error) {
+func setupGates(cfg *config.Serve, mon *monitor.Monitor, counter gate.Counter, log zerolog.Logger) (gates, error) {
 	specs, err := cfg.GateSpecs()
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func setupGates(cfg *config.Serve, mon *monitor.Monitor, log zerolog.Logger) (ga
 		g, err := gate.New(gate.Config{
 			Listen: s.Listen, Target: s.Target, Check: check,
 			Drain: cfg.GateDrain, ConnectTimeout: cfg.GateConnectTimeout, MaxSessions: cfg.GateMaxSessions,
-			Member: cfg.Member, Logger: log,
+			Member: cfg.Member, Logger: log, Counter: counter,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("--gate %s=%s: %w", s.Listen, s.Target, err)
@@ -57,6 +57,15 @@ func setupGates(cfg *config.Serve, mon *monitor.Monitor, log zerolog.Logger) (ga
 		})
 	}
 	return gs, nil
+}
+
+// gateCounter is what the gates count their traffic with: the metrics
+// registry, or nil with --metrics=false.
+func gateCounter(o *ops) gate.Counter {
+	if o.reg == nil {
+		return nil
+	}
+	return o.reg
 }
 
 // run starts every gate in the group.

@@ -1,39 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/irismirror/iris-mirror-agent/simulator"
 )
-
-// syncBuffer is a bytes.Buffer several goroutines may write to, as they
-// may to the process's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestServeGates runs serve in-process with a primary gate on the web
 // port and a standby gate on the SuperServer port, and follows them
@@ -45,21 +24,9 @@ func TestServeGates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	httpAddr, webGate, ssGate := freeAddr(t), freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var code int
-	var errOut syncBuffer // gates log from their own goroutines
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		code = run(ctx, []string{"serve", "--member", "ap1a",
-			"--mirror-status-url", "http://" + web + "/csp/mirror_status.cxw", "--superserver", ss,
-			"--http-listen", httpAddr, "--agent-listen", "",
-			"--gate", webGate + "=" + web, "--gate", ssGate + "=" + ss, "--gate-role", ssGate + "=standby",
-			"--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "0s", "--log-format", "json"},
-			nil, io.Discard, &errOut)
-	}()
+	webGate, ssGate := freeAddr(t), freeAddr(t)
+	a := serveInProcess(t, m, "--agent-listen", "", "--shutdown-delay", "0s",
+		"--gate", webGate+"="+web, "--gate", ssGate+"="+ss, "--gate-role", ssGate+"=standby")
 	throughGate := func() (string, error) {
 		c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 		resp, err := c.Get("http://" + webGate + "/csp/mirrorns/api/get")
@@ -82,10 +49,7 @@ func TestServeGates(t *testing.T) {
 	if !refused(ssGate) {
 		t.Error("the standby gate must refuse while the member is primary")
 	}
-	resp, err := http.Get("http://" + httpAddr + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, body := a.Get("/status")
 	var st struct {
 		Gates []struct {
 			State    string `json:"state"`
@@ -93,28 +57,30 @@ func TestServeGates(t *testing.T) {
 			Sessions uint64 `json:"sessions_total"`
 		} `json:"gates"`
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
+	_ = json.Unmarshal([]byte(body), &st)
 	if len(st.Gates) != 2 || st.Gates[0].State != "open" || st.Gates[0].Sessions == 0 ||
 		st.Gates[1].State != "closed" || st.Gates[1].OpensOn != "standby" {
 		t.Errorf("/status gates: %+v", st.Gates)
+	}
+
+	if c, metrics := a.Get("/metrics"); c != 200 || !regexp.MustCompile(`(?m)^iris_mirror_agent_gate_connections_total [1-9]`).MatchString(metrics) ||
+		!regexp.MustCompile(`(?m)^iris_mirror_agent_gate_bytes_total\{direction="out"\} [1-9]`).MatchString(metrics) {
+		t.Errorf("/metrics lacks the gate's traffic: %d\n%s", c, metrics)
 	}
 
 	_ = m.SetState(simulator.Backup)
 	waitFor(t, func() bool { return refused(webGate) }, "the web gate refusing after demotion")
 	waitFor(t, func() bool { return !refused(ssGate) }, "the standby gate open")
 
-	cancel()
-	wg.Wait()
-	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
+	if code := a.Stop(); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, a.Log.String())
 	}
 	if !refused(ssGate) {
 		t.Error("a gate still listens after the agent stopped")
 	}
 	for _, want := range []string{`"message":"gate open"`, `"message":"gate closed"`} {
-		if !strings.Contains(errOut.String(), want) {
-			t.Errorf("log lacks %s:\n%s", want, errOut.String())
+		if !strings.Contains(a.Log.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, a.Log.String())
 		}
 	}
 }
