@@ -63,10 +63,13 @@ func TestServeGates(t *testing.T) {
 		t.Errorf("/status gates: %+v", st.Gates)
 	}
 
-	if c, metrics := a.Get("/metrics"); c != 200 || !regexp.MustCompile(`(?m)^iris_mirror_agent_gate_connections_total [1-9]`).MatchString(metrics) ||
-		!regexp.MustCompile(`(?m)^iris_mirror_agent_gate_bytes_total\{direction="out"\} [1-9]`).MatchString(metrics) {
-		t.Errorf("/metrics lacks the gate's traffic: %d\n%s", c, metrics)
-	}
+	// A session's bytes are counted when its copy returns, just after the
+	// client has its answer.
+	waitFor(t, func() bool {
+		c, metrics := a.Get("/metrics")
+		return c == 200 && regexp.MustCompile(`(?m)^iris_mirror_agent_gate_connections_total [1-9]`).MatchString(metrics) &&
+			regexp.MustCompile(`(?m)^iris_mirror_agent_gate_bytes_total\{direction="out"\} [1-9]`).MatchString(metrics)
+	}, "the gate's traffic in /metrics")
 
 	_ = m.SetState(simulator.Backup)
 	waitFor(t, func() bool { return refused(webGate) }, "the web gate refusing after demotion")
