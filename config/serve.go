@@ -44,6 +44,13 @@ type Serve struct {
 	PokeMinInterval time.Duration `env:"POKE_MIN_INTERVAL" envDefault:"200ms" flag:"poke-min-interval" help:"a poke starts a probe round no sooner than this after the previous round"`
 	OnChange        string        `env:"ON_CHANGE" flag:"on-change" help:"program (and arguments, split on spaces, no shell) run on every role change"`
 	OnChangeTimeout time.Duration `env:"ON_CHANGE_TIMEOUT" envDefault:"10s" flag:"on-change-timeout" help:"kill the on-change program after this long"`
+
+	// Gates (see gates.go).
+	Gates              []string      `env:"GATES" envSeparator:"," flag:"gate" help:"LISTEN=TARGET: forward LISTEN to TARGET while this member is primary, refuse otherwise (repeatable), e.g. :52774=127.0.0.1:52773"`
+	GateRoles          []string      `env:"GATE_ROLES" envSeparator:"," flag:"gate-role" help:"LISTEN=standby: open the gate on LISTEN while the member is a healthy standby instead (repeatable)"`
+	GateDrain          time.Duration `env:"GATE_DRAIN" envDefault:"0s" flag:"gate-drain" help:"when a gate closes, let its sessions run this long (0: cut them at once); new connections are refused at once"`
+	GateConnectTimeout time.Duration `env:"GATE_CONNECT_TIMEOUT" envDefault:"1s" flag:"gate-connect-timeout" help:"a gate's connect timeout to its TARGET"`
+	GateMaxSessions    int           `env:"GATE_MAX_SESSIONS" envDefault:"4096" flag:"gate-max-sessions" help:"concurrent sessions per gate; beyond, new connections are reset"`
 }
 
 // ServeSynopsis is the one-paragraph help of serve.
@@ -134,6 +141,9 @@ func (c *Serve) Validate() error {
 		return bad("shutdown-delay", c.ShutdownDelay, "must be between 0s and 5m")
 	}
 	if err := c.validateTLS(bad); err != nil {
+		return err
+	}
+	if err := c.validateGates(); err != nil {
 		return err
 	}
 	switch c.LogLevel {

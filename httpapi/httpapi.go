@@ -33,6 +33,10 @@ type Handler struct {
 	Extra http.Handler
 	// Counter, if set, is told about every check answered.
 	Counter Counter
+	// Gates returns the gates' live state for /status under "gates"; nil
+	// means no gates. With gates, /status is rendered per request (its
+	// counters change between snapshots); the check paths never are.
+	Gates func() any
 
 	cache atomic.Pointer[rendered]
 }
@@ -98,13 +102,24 @@ func (h *Handler) render() *rendered {
 		}
 		r.checks[c] = newResponse(code, []byte(body))
 	}
-	js, err := json.MarshalIndent(StatusOf(snap, h.Info), "", "  ")
+	r.status = statusResponse(StatusOf(snap, h.Info))
+	h.cache.Store(r)
+	return r
+}
+
+// liveStatus renders /status with the gates' current counters.
+func (h *Handler) liveStatus() response {
+	st := StatusOf(h.render().snap, h.Info)
+	st.Gates = h.Gates()
+	return statusResponse(st)
+}
+
+func statusResponse(st Status) response {
+	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		js = []byte(`{"error":"cannot render status"}`)
 	}
-	r.status = newResponse(http.StatusOK, append(js, '\n'))
-	h.cache.Store(r)
-	return r
+	return newResponse(http.StatusOK, append(js, '\n'))
 }
 
 func newResponse(code int, body []byte) response {
@@ -129,7 +144,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Counter.CountCheck(c, rd.ok[c], len(ua) == 1 && ua[0] == ExternalCheckUserAgent)
 		}
 	} else if path == "/status" {
-		res, ctyp = h.render().status, hdrJSON
+		ctyp = hdrJSON
+		if h.Gates != nil {
+			res = h.liveStatus()
+		} else {
+			res = h.render().status
+		}
 	} else if h.Extra != nil {
 		h.Extra.ServeHTTP(w, r)
 		return

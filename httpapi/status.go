@@ -30,6 +30,8 @@ type Status struct {
 	// Maintenance: an operator took the member out (drain file or admin socket).
 	Maintenance       bool   `json:"maintenance"`
 	MaintenanceSource string `json:"maintenance_source,omitempty"`
+
+	Gates any `json:"gates,omitempty"` // see Handler.Gates
 }
 
 // Instance is what the last iris qlist line said.

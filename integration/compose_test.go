@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,9 +16,6 @@ import (
 // userProvided are files a compose file mounts that the user supplies and
 // git must never hold: each is listed in examples/compose/.gitignore.
 var userProvided = map[string]bool{"iris.key": true}
-
-// gatePendingFiles arrive with the nginx gate (issue 3).
-var gatePendingFiles = map[string]bool{"examples/nginx/http-gate.conf": true}
 
 type composeService struct {
 	Image       string            `yaml:"image"`
@@ -144,9 +140,9 @@ func checkComposeService(t *testing.T, root, dir, name string, s composeService,
 	// ignored by git. Their text is where a stock image's ports and
 	// environment must show up.
 	var mounted strings.Builder
-	pending := false
 	for _, v := range s.Volumes {
-		src, _, _ := strings.Cut(v, ":")
+		src, rest, _ := strings.Cut(v, ":")
+		dst, _, _ := strings.Cut(rest, ":")
 		if !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") {
 			continue // a named volume
 		}
@@ -157,19 +153,16 @@ func checkComposeService(t *testing.T, root, dir, name string, s composeService,
 			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(filepath.Base(p)) + `$`).MatchString(ignored) {
 				t.Errorf("%s: mounts the user's %s: examples/compose/.gitignore must list it", where, filepath.Base(p))
 			}
-		case !fileExists(p) && gatePendingFiles[rel]:
-			pending = true
-			msg := fmt.Sprintf("%s: mounts %s, which the nginx gate (issue 3) brings; not on this branch", where, rel)
-			if itest.InCI() {
-				t.Error(msg)
-			} else {
-				t.Log(msg)
-			}
 		case !fileExists(p):
 			t.Errorf("%s: mounts %s, which does not exist", where, rel)
 		default:
 			b, _ := os.ReadFile(p)
 			mounted.Write(b)
+			// A whole nginx.conf (it has the events block) replaces the
+			// image's; conf.d only takes http-level snippets.
+			if nginxMainConf.Match(b) && dst != "/etc/nginx/nginx.conf" {
+				t.Errorf("%s: %s is a whole nginx.conf: mount it as /etc/nginx/nginx.conf, not %s", where, rel, dst)
+			}
 		}
 	}
 
@@ -181,7 +174,6 @@ func checkComposeService(t *testing.T, root, dir, name string, s composeService,
 			if !wordRE(cport).MatchString(strings.Join(stage.get("EXPOSE"), " ")) {
 				t.Errorf("%s: publishes %s, which the image does not expose", where, cport)
 			}
-		case pending:
 		case !wordRE(cport).MatchString(mounted.String()):
 			t.Errorf("%s: publishes %s, which no mounted configuration listens on", where, cport)
 		}
@@ -208,7 +200,7 @@ func checkComposeService(t *testing.T, root, dir, name string, s composeService,
 		if !s.ReadOnly {
 			t.Errorf("%s: our images write nothing: set read_only: true", where)
 		}
-	} else if !pending {
+	} else {
 		for k := range s.Environment {
 			if !strings.Contains(mounted.String(), "${"+k) {
 				t.Errorf("%s: environment %s is used by no mounted configuration", where, k)
@@ -233,6 +225,8 @@ func dependsOn(v any) []string {
 	}
 	return out
 }
+
+var nginxMainConf = regexp.MustCompile(`(?m)^events\s*\{`)
 
 func fileExists(p string) bool {
 	st, err := os.Stat(p)

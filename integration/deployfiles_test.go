@@ -18,12 +18,6 @@ import (
 // compose, Kubernetes, systemd) against the code: a setting, a subcommand
 // or a file a deployment file names must exist.
 
-// gatePending lists what the nginx gate (issue 3) adds to serve: accepted
-// while config.Serve lacks them, checked like any setting once it has them.
-var gatePending = map[string]bool{
-	"MIRROR_AGENT_GATES": true, "gate": true, "gate-role": true, "gate-drain": true,
-}
-
 // serveSettings returns serve's settings by env name and by flag name,
 // from config.Settings: renaming a setting breaks the examples' tests.
 func serveSettings(t *testing.T) (envs, flags map[string]bool) {
@@ -43,34 +37,18 @@ func serveSettings(t *testing.T) (envs, flags map[string]bool) {
 // names only real settings and would start: config.LoadServe accepts it.
 func checkServeConfig(t *testing.T, where string, args []string, env map[string]string) {
 	t.Helper()
-	envs, flags := serveSettings(t)
+	envs, _ := serveSettings(t)
 	var environ []string
 	for k, v := range env {
 		if !strings.HasPrefix(k, config.Prefix) {
 			continue
 		}
-		switch {
-		case envs[k]:
-		case gatePending[k]:
-			t.Logf("%s: %s is the gate's setting (issue 3), not in config.Serve on this branch", where, k)
-		default:
+		if !envs[k] {
 			t.Errorf("%s: %s is not a setting of serve (see iris-mirror-agent serve --help)", where, k)
 		}
 		environ = append(environ, k+"="+v)
 	}
-	var kept []string
-	for i := 0; i < len(args); i++ {
-		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
-		if strings.HasPrefix(args[i], "-") && gatePending[name] && !flags[name] {
-			t.Logf("%s: --%s is the gate's flag (issue 3), not in config.Serve on this branch", where, name)
-			if !hasValue {
-				i++
-			}
-			continue
-		}
-		kept = append(kept, args[i])
-	}
-	if _, err := config.LoadServe(kept, environ, io.Discard); err != nil {
+	if _, err := config.LoadServe(args, environ, io.Discard); err != nil {
 		t.Errorf("%s: serve would not start: %v", where, err)
 	}
 }

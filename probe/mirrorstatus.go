@@ -170,12 +170,12 @@ func mirrorStatus(ctx context.Context, t HTTPTarget) Result {
 		if resp != nil {
 			resp.Body.Close()
 		}
-		return Result{Outcome: Error, Reason: "mirror_status " + describeHTTPError(err)}
+		return Result{Outcome: Error, Reason: "mirror_status " + describeHTTPError(ctxCause(ctx, err))}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return Result{Outcome: Error, Reason: fmt.Sprintf("mirror_status %d, body cut: %s", resp.StatusCode, describeNetError(err))}
+		return Result{Outcome: Error, Reason: fmt.Sprintf("mirror_status %d, body cut: %s", resp.StatusCode, describeNetError(ctxCause(ctx, err)))}
 	}
 	out, reason := ClassifyMirrorStatus(resp.StatusCode, body)
 	return Result{Outcome: out, Reason: reason}
@@ -219,6 +219,16 @@ func printable(b []byte, n int) string {
 		out = append(out, '.', '.', '.')
 	}
 	return string(out)
+}
+
+// ctxCause prefers the deadline over whatever the transport saw when the
+// deadline closed the connection under it ("use of closed network
+// connection", a failed peek): the cause is the timeout.
+func ctxCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 func describeHTTPError(err error) string {

@@ -68,6 +68,12 @@ func TestBadConfiguration(t *testing.T) {
 		{"poke-min-interval", "1ms"}, {"poke-min-interval", "2m"}, {"poke-min-interval", "x"},
 		{"on-change", "/nonexistent/hook --flag"},
 		{"on-change-timeout", "0s"}, {"on-change-timeout", "11m"},
+		// Gates.
+		{"gate", "nonsense"}, {"gate", ":0=127.0.0.1:52773"}, {"gate", ":52774=52773"}, {"gate", ":52774=127.0.0.1:52774"},
+		{"gate-role", ":52774=standby"}, {"gate-role", "standby"},
+		{"gate-drain", "-1s"}, {"gate-drain", "2h"}, {"gate-drain", "x"},
+		{"gate-connect-timeout", "0s"}, {"gate-connect-timeout", "2m"},
+		{"gate-max-sessions", "0"}, {"gate-max-sessions", "x"}, {"gate-max-sessions", "2000000"},
 	}
 	for _, p := range unreadableCA {
 		serveBad = append(serveBad, badValue{"ca-file", p})
@@ -105,6 +111,10 @@ func TestBadConfiguration(t *testing.T) {
 		tc{"tls key is a device", []string{"--tls-cert-file", cert, "--tls-key-file", "/dev/zero"}, nil, "--tls-key-file", ExitUsage},
 		tc{"tls cert env missing", nil, []string{"MIRROR_AGENT_TLS_CERT_FILE=" + missing, "MIRROR_AGENT_TLS_KEY_FILE=" + key}, "--tls-cert-file", ExitUsage},
 		tc{"client CA without tls", []string{"--tls-client-ca-file", ca.File}, nil, "--tls-client-ca-file", ExitUsage},
+		tc{"gate on the HTTP port", []string{"--gate", busyHTTP + "=127.0.0.1:52773"}, nil, "--gate", ExitUsage},
+		tc{"gate on the agent-check port", []string{"--gate", busyAgent + "=127.0.0.1:52773"}, nil, "--gate", ExitUsage},
+		tc{"two gates on one port", []string{"--gate", ":52774=127.0.0.1:52773", "--gate", ":52774=127.0.0.1:1972"}, nil, "--gate", ExitUsage},
+		tc{"gate role not primary or standby", []string{"--gate", ":52774=127.0.0.1:52773", "--gate-role", ":52774=boss"}, nil, "--gate-role", ExitUsage},
 		tc{"iris-bin missing", []string{"--qlist-instance", "IRIS", "--iris-bin", "/nonexistent/iris"}, nil, "--iris-bin", ExitUsage},
 		tc{"iris-bin empty", []string{"--qlist-instance", "IRIS", "--iris-bin", ""}, nil, "--iris-bin", ExitUsage},
 		tc{"iris-bin missing, env", nil, []string{"MIRROR_AGENT_QLIST_INSTANCE=IRIS", "MIRROR_AGENT_IRIS_BIN=/nonexistent/iris"}, "--iris-bin", ExitUsage},
@@ -186,7 +196,17 @@ func serveArgs(caseArgs, env []string, busyHTTP, busyAgent string) []string {
 	return append(args, caseArgs...)
 }
 
+// envOf is the environment variable of a setting (of serve, check or
+// healthcheck); a few differ from their flag (--gate: MIRROR_AGENT_GATES).
 func envOf(flag string) string {
+	for _, cfg := range []any{&config.Serve{}, &config.Check{}, &config.Healthcheck{}} {
+		settings, _ := config.Settings(cfg)
+		for _, s := range settings {
+			if s.Flag == flag {
+				return s.Env
+			}
+		}
+	}
 	return config.Prefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 

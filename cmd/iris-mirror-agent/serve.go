@@ -77,6 +77,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		return ExitRuntime
 	}
 	defer ops.close()
+	gates, err := setupGates(cfg, mon, gateCounter(ops), log)
+	if err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
+		return ExitRuntime
+	}
 
 	ev := log.Info().Str("member", cfg.Member).Str("version", buildinfo.Get()).
 		Str("mirror_status_url", probers[0].Spec.Target).Str("superserver", cfg.SuperServer).
@@ -93,11 +98,12 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	g.Go(mon.Run)
 	g.Go(func(ctx context.Context) error { return reloadOnHangup(ctx, tlsr, log) })
 	ops.start(g)
+	gates.run(g)
 	if httpLn != nil {
 		h := &httpapi.Handler{Snapshot: mon.Snapshot, Info: httpapi.Info{
 			Member: cfg.Member, Version: buildinfo.Get(),
 			Interval: cfg.Interval, Timeout: cfg.Timeout, Rise: cfg.Rise, Fall: cfg.Fall,
-		}}
+		}, Gates: gates.status()}
 		ops.httpExtras(h)
 		srv := httpapi.NewServer(h)
 		srvLn := httpListener(srv, httpLn, tlsr, log)
