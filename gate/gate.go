@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,33 @@ const (
 // chunk is how much one splice call may move before the byte counters are
 // updated, so /status shows a long session's traffic while it runs.
 const chunk = 1 << 20
+
+// DescriptorsPerSession is what one session may hold open: its two sockets
+// and, for each direction, the pipe Go's splice path keeps (two
+// descriptors) while that direction waits for data or for room. An idle
+// session holds all six. Size RLIMIT_NOFILE with FitSessions.
+const DescriptorsPerSession = 6
+
+// FitSessions is the session cap per gate that keeps n gates, each full,
+// within budget descriptors (at least 1).
+func FitSessions(budget, n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return max(1, budget/(n*DescriptorsPerSession))
+}
+
+// Once a burst of at least reclaimAfter sessions has ended, and the gate
+// has been without sessions for reclaimDelay, the gate has the runtime
+// collect garbage and return free memory. Go keeps the pipes of ended
+// splices in a sync.Pool that only a garbage collection empties, and the
+// collector may not run for minutes in an agent that allocates little: a
+// flood would otherwise leave thousands of descriptors and the sessions'
+// stacks with the agent long after it ended.
+const (
+	reclaimAfter = 256
+	reclaimDelay = time.Second
+)
 
 // Config describes one gate.
 type Config struct {
@@ -77,6 +106,8 @@ type Gate struct {
 	sessions map[*session]struct{}
 	changed  chan struct{} // closed and replaced when the listener opens or closes
 	lastErr  string
+	peak     int           // most sessions at once since the last reclaim
+	idle     chan struct{} // a burst of sessions has ended: Run reclaims
 
 	wg sync.WaitGroup // accept loops and sessions
 
@@ -112,6 +143,7 @@ func New(cfg Config) (*Gate, error) {
 		cfg:        cfg,
 		listenAddr: cfg.Listen,
 		wake:       make(chan struct{}, 1),
+		idle:       make(chan struct{}, 1),
 		sessions:   map[*session]struct{}{},
 		changed:    make(chan struct{}),
 	}
@@ -153,16 +185,16 @@ func (g *Gate) Run(ctx context.Context) error {
 		return errors.New("gate: Run called twice")
 	}
 	var (
-		drain, retry   *time.Timer
-		drainC, retryC <-chan time.Time
-		backoff        time.Duration
+		drain, retry, reclaim    *time.Timer
+		drainC, retryC, reclaimC <-chan time.Time
+		backoff                  time.Duration
 	)
 	stop := func(t *time.Timer) {
 		if t != nil {
 			t.Stop()
 		}
 	}
-	defer func() { stop(drain); stop(retry) }()
+	defer func() { stop(drain); stop(retry); stop(reclaim) }()
 	for {
 		want, open := g.want.Load(), g.isOpen()
 		switch {
@@ -201,6 +233,23 @@ func (g *Gate) Run(ctx context.Context) error {
 			drainC = nil
 			if !g.want.Load() {
 				g.cutAll()
+			}
+		case <-g.idle:
+			stop(reclaim)
+			reclaim = time.NewTimer(reclaimDelay)
+			reclaimC = reclaim.C
+		case <-reclaimC:
+			reclaimC = nil
+			g.mu.Lock()
+			quiet := len(g.sessions) == 0
+			g.mu.Unlock()
+			if quiet {
+				g.wg.Add(1)
+				go func() { // off Run's goroutine: returning memory takes a while
+					defer g.wg.Done()
+					runtime.GC() // the pool's pipes move to its victim cache
+					debug.FreeOSMemory()
+				}()
 			}
 		}
 	}
@@ -352,6 +401,7 @@ func (g *Gate) admit(ln *net.TCPListener, c *net.TCPConn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{client: c, cancel: cancel}
 	g.sessions[s] = struct{}{}
+	g.peak = max(g.peak, len(g.sessions))
 	g.wg.Add(1)
 	g.mu.Unlock()
 	g.sessionsTotal.Add(1)
@@ -365,9 +415,19 @@ func (g *Gate) forget(s *session) {
 	g.mu.Lock()
 	delete(g.sessions, s)
 	below := len(g.sessions) < g.cfg.MaxSessions
+	burstOver := len(g.sessions) == 0 && g.peak >= reclaimAfter
+	if burstOver {
+		g.peak = 0
+	}
 	g.mu.Unlock()
 	if below {
 		g.overLimitLogged.Store(false)
+	}
+	if burstOver {
+		select {
+		case g.idle <- struct{}{}:
+		default: // Run has been told already
+		}
 	}
 }
 

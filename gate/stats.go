@@ -11,6 +11,7 @@ type Stats struct {
 	LastError     string `json:"last_error,omitempty"`
 	DrainMS       int64  `json:"drain_ms"`
 	OpenSessions  int    `json:"open_sessions"`
+	MaxSessions   int    `json:"max_sessions"`
 	Sessions      uint64 `json:"sessions_total"`
 	BytesToTarget uint64 `json:"bytes_to_target"`
 	BytesToClient uint64 `json:"bytes_to_client"`
@@ -33,6 +34,7 @@ func (g *Gate) Stats() Stats {
 	st.Listen, st.Target, st.OpensOn = g.cfg.Listen, g.cfg.Target, g.cfg.Check.String()
 	st.Reason = *g.reason.Load()
 	st.DrainMS = g.cfg.Drain.Milliseconds()
+	st.MaxSessions = g.cfg.MaxSessions
 	st.Sessions = g.sessionsTotal.Load()
 	st.BytesToTarget, st.BytesToClient = g.bytesToTarget.Load(), g.bytesToClient.Load()
 	st.DialFailures, st.Cut, st.OverLimit = g.dialFailures.Load(), g.cut.Load(), g.overLimit.Load()
