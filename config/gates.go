@@ -82,6 +82,13 @@ func (c *Serve) validateGates() error {
 		if SameListen(s.Listen, s.Target) {
 			return gateErr("gate", "GATES", item, "forwards to itself")
 		}
+		// A gate forwarding to another gate: two that forward to each
+		// other would turn one connection into sessions until the cap.
+		for _, o := range specs {
+			if o.Listen != s.Listen && SameListen(o.Listen, s.Target) {
+				return gateErr("gate", "GATES", item, "forwards to the gate "+o.Listen)
+			}
+		}
 	}
 	if c.GateDrain < 0 || c.GateDrain > time.Hour {
 		return gateErr("gate-drain", "GATE_DRAIN", c.GateDrain.String(), "must be between 0s and 1h")

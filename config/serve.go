@@ -222,5 +222,23 @@ func SameListen(a, b string) bool {
 		return false
 	}
 	any := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
-	return ha == hb || any(ha) || any(hb)
+	return sameHost(ha, hb) || any(ha) || any(hb)
+}
+
+// sameHost reports whether two hosts name one address, also when written
+// differently: 127.0.0.1 and ::ffff:127.0.0.1, localhost and 127.0.0.1 or
+// ::1.
+func sameHost(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	loopback := func(h string) bool {
+		ip := net.ParseIP(h)
+		return ip != nil && (ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback))
+	}
+	if strings.EqualFold(a, "localhost") || strings.EqualFold(b, "localhost") {
+		return loopback(a) || loopback(b)
+	}
+	ia, ib := net.ParseIP(a), net.ParseIP(b)
+	return ia != nil && ib != nil && ia.Equal(ib)
 }

@@ -70,10 +70,12 @@ func TestBadConfiguration(t *testing.T) {
 		{"on-change-timeout", "0s"}, {"on-change-timeout", "11m"},
 		// Gates.
 		{"gate", "nonsense"}, {"gate", ":0=127.0.0.1:52773"}, {"gate", ":52774=52773"}, {"gate", ":52774=127.0.0.1:52774"},
-		{"gate-role", ":52774=standby"}, {"gate-role", "standby"},
+		{"gate", "127.0.0.1:52774=localhost:52774"}, {"gate", "[::ffff:127.0.0.1]:52774=127.0.0.1:52774"},
+		{"gate", ":52774="}, {"gate", ":70000=127.0.0.1:52773"}, {"gate", ":52774=127.0.0.1:0"},
+		{"gate-role", ":52774=standby"}, {"gate-role", "standby"}, {"gate-role", "=standby"},
 		{"gate-drain", "-1s"}, {"gate-drain", "2h"}, {"gate-drain", "x"},
-		{"gate-connect-timeout", "0s"}, {"gate-connect-timeout", "2m"},
-		{"gate-max-sessions", "0"}, {"gate-max-sessions", "x"}, {"gate-max-sessions", "2000000"},
+		{"gate-connect-timeout", "0s"}, {"gate-connect-timeout", "2m"}, {"gate-connect-timeout", "x"}, {"gate-connect-timeout", "-1s"},
+		{"gate-max-sessions", "0"}, {"gate-max-sessions", "x"}, {"gate-max-sessions", "2000000"}, {"gate-max-sessions", "-1"},
 	}
 	for _, p := range unreadableCA {
 		serveBad = append(serveBad, badValue{"ca-file", p})
@@ -115,6 +117,15 @@ func TestBadConfiguration(t *testing.T) {
 		tc{"gate on the agent-check port", []string{"--gate", busyAgent + "=127.0.0.1:52773"}, nil, "--gate", ExitUsage},
 		tc{"two gates on one port", []string{"--gate", ":52774=127.0.0.1:52773", "--gate", ":52774=127.0.0.1:1972"}, nil, "--gate", ExitUsage},
 		tc{"gate role not primary or standby", []string{"--gate", ":52774=127.0.0.1:52773", "--gate-role", ":52774=boss"}, nil, "--gate-role", ExitUsage},
+		tc{"gate on the HTTP port, env", nil, []string{"MIRROR_AGENT_GATES=" + busyHTTP + "=127.0.0.1:52773"}, "MIRROR_AGENT_GATES", ExitUsage},
+		tc{"gate on the agent-check port, all interfaces", []string{"--gate", ":" + portOf(busyAgent) + "=127.0.0.1:52773"}, nil, "--gate", ExitUsage},
+		tc{"two gates on one port, spelled differently", []string{"--gate", ":52774=127.0.0.1:52773", "--gate", "localhost:52774=127.0.0.1:1972"}, nil, "--gate", ExitUsage},
+		tc{"two gates on one port, env", nil, []string{"MIRROR_AGENT_GATES=:52774=127.0.0.1:52773,127.0.0.1:52774=127.0.0.1:1972"}, "MIRROR_AGENT_GATES", ExitUsage},
+		tc{"gates forwarding to each other", []string{"--gate", ":52774=127.0.0.1:52775", "--gate", ":52775=127.0.0.1:52774"}, nil, "--gate", ExitUsage},
+		tc{"gate forwarding to another gate", []string{"--gate", "127.0.0.1:52774=127.0.0.1:1973", "--gate", ":1973=127.0.0.1:1972"}, nil, "--gate", ExitUsage},
+		tc{"gate role twice", []string{"--gate", ":52774=127.0.0.1:52773", "--gate-role", ":52774=standby", "--gate-role", ":52774=primary"}, nil, "--gate-role", ExitUsage},
+		tc{"gate role for a gate spelled differently", []string{"--gate", "127.0.0.1:52774=127.0.0.1:52773", "--gate-role", ":52774=standby"}, nil, "--gate-role", ExitUsage},
+		tc{"gate role for an unknown gate, env", []string{"--gate", ":52774=127.0.0.1:52773"}, []string{"MIRROR_AGENT_GATE_ROLES=:52775=standby"}, "MIRROR_AGENT_GATE_ROLES", ExitUsage},
 		tc{"iris-bin missing", []string{"--qlist-instance", "IRIS", "--iris-bin", "/nonexistent/iris"}, nil, "--iris-bin", ExitUsage},
 		tc{"iris-bin empty", []string{"--qlist-instance", "IRIS", "--iris-bin", ""}, nil, "--iris-bin", ExitUsage},
 		tc{"iris-bin missing, env", nil, []string{"MIRROR_AGENT_QLIST_INSTANCE=IRIS", "MIRROR_AGENT_IRIS_BIN=/nonexistent/iris"}, "--iris-bin", ExitUsage},
