@@ -68,6 +68,9 @@ const (
 	reclaimDelay = time.Second
 )
 
+// fullLogEvery is how often a full gate says so in the log at most.
+const fullLogEvery = 10 * time.Second
+
 // Config describes one gate.
 type Config struct {
 	Listen string        // [host]:port; port 0 picks a free port at the first open and keeps it
@@ -114,7 +117,8 @@ type Gate struct {
 	sessionsTotal, bytesToTarget, bytesToClient atomic.Uint64
 	dialFailures, cut, overLimit                atomic.Uint64
 	opened, closed, listenErrors                atomic.Uint64
-	dialFailing, overLimitLogged                atomic.Bool
+	dialFailing                                 atomic.Bool
+	overLimitLoggedAt                           atomic.Int64 // UnixNano of the last "gate full" line
 }
 
 // session is one forwarded connection.
@@ -392,9 +396,13 @@ func (g *Gate) admit(ln *net.TCPListener, c *net.TCPConn) {
 		g.mu.Unlock()
 		reset(c)
 		g.overLimit.Add(1)
-		if g.overLimitLogged.CompareAndSwap(false, true) {
+		// At most one line per fullLogEvery: a client that keeps the
+		// gate full and churns one session must not fill the log.
+		now, last := time.Now().UnixNano(), g.overLimitLoggedAt.Load()
+		if now-last >= int64(fullLogEvery) && g.overLimitLoggedAt.CompareAndSwap(last, now) {
 			g.cfg.Logger.Warn().Str("member", g.cfg.Member).Str("listen", g.cfg.Listen).
-				Int("max_sessions", g.cfg.MaxSessions).Msg("gate full: resetting new connections")
+				Int("max_sessions", g.cfg.MaxSessions).Uint64("reset_over_limit_total", g.overLimit.Load()).
+				Msg("gate full: resetting new connections")
 		}
 		return
 	}
@@ -414,15 +422,11 @@ func (g *Gate) admit(ln *net.TCPListener, c *net.TCPConn) {
 func (g *Gate) forget(s *session) {
 	g.mu.Lock()
 	delete(g.sessions, s)
-	below := len(g.sessions) < g.cfg.MaxSessions
 	burstOver := len(g.sessions) == 0 && g.peak >= reclaimAfter
 	if burstOver {
 		g.peak = 0
 	}
 	g.mu.Unlock()
-	if below {
-		g.overLimitLogged.Store(false)
-	}
 	if burstOver {
 		select {
 		case g.idle <- struct{}{}:

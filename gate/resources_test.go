@@ -1,11 +1,16 @@
 package gate
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 func TestFitSessions(t *testing.T) {
@@ -92,5 +97,51 @@ func TestSessionDescriptors(t *testing.T) {
 			t.Fatalf("%d descriptors %v after every session ended, %d before: the splice pipes are still held", now, time.Since(start), base)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is a log sink for the gate's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestFullGateLogsOnce keeps a gate full while one session churns, so
+// each new connection finds a free slot or none in turn: the log must say
+// "gate full" once, not once per churn (regression: a freed slot re-armed
+// the line, so a client could write a log line per connection).
+func TestFullGateLogsOnce(t *testing.T) {
+	srv := startServer(t, echo)
+	log := &lockedBuffer{}
+	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), MaxSessions: 2, Logger: zerolog.New(log)})
+	addr := openGate(t, g)
+	admitted(t, addr)
+	churn := admitted(t, addr)
+	for i := range 30 {
+		dialReset(t, addr, 2*time.Second)
+		churn.Close()
+		waitFor(t, func() bool { return g.Stats().OpenSessions == 1 }, "a slot free")
+		churn = admitted(t, addr)
+		if i == 0 {
+			waitFor(t, func() bool { return strings.Contains(log.String(), "gate full") }, "the first 'gate full' line")
+		}
+	}
+	if st := g.Stats(); st.OverLimit != 30 {
+		t.Fatalf("%d connections reset over the limit, want 30", st.OverLimit)
+	}
+	if n := strings.Count(log.String(), "gate full"); n != 1 {
+		t.Fatalf("'gate full' logged %d times for 30 refusals:\n%s", n, log.String())
 	}
 }
