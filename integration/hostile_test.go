@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -97,6 +98,43 @@ func openConns(addr string, n int, first []byte) []net.Conn {
 	return conns
 }
 
+// flood connects to each addr from perAddr clients (attacker addresses
+// 0 to perAddr-1) for d, at most max connections in all, and closes each
+// at once. It returns the connections made, the connects refused, and how
+// long each connect took.
+func flood(addrs []string, perAddr int, d time.Duration, max int64) (made, refused int64, connects []itest.CheckSample) {
+	var nMade, nRefused, tries atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for _, addr := range addrs {
+		for g := range perAddr {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mine []itest.CheckSample
+				for time.Now().Before(deadline) && tries.Add(1) <= max {
+					at := time.Now()
+					c, err := dialFrom(g, addr)
+					mine = append(mine, itest.CheckSample{At: at, Took: time.Since(at), OK: err == nil, Err: err})
+					switch {
+					case err == nil:
+						nMade.Add(1)
+						c.Close()
+					case errors.Is(err, syscall.ECONNREFUSED):
+						nRefused.Add(1)
+					}
+				}
+				mu.Lock()
+				connects = append(connects, mine...)
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	return nMade.Load(), nRefused.Load(), connects
+}
+
 func closeAll(conns []net.Conn) {
 	for _, c := range conns {
 		c.Close()
@@ -150,6 +188,103 @@ type hostileRow struct {
 	afterRSSKB, afterFDs int
 }
 
+// siege attacks one agent process from the test process while a separate
+// process checks it as balancers do, from another address, and keeps a
+// row per attack: the checks' latency, the agent's peak descriptors and
+// memory, and what it holds after.
+type siege struct {
+	t                *testing.T
+	a                *itest.Agent
+	pid              int
+	checkFrom        string
+	baseFDs, baseHWM int
+	// wantOK is what every legitimate check must answer (pass, or fail
+	// while the member is not primary): answered either way.
+	wantOK bool
+	rows   []hostileRow
+}
+
+// newSiege measures the agent at rest and sets the attacker addresses:
+// l.IP(10) to l.IP(17) attack, l.IP(2) checks.
+func newSiege(t *testing.T, a *itest.Agent, l *itest.Loopback) *siege {
+	pid := a.Proc.Cmd.Process.Pid
+	_, hwm, fds := procStats(pid)
+	attackers = nil
+	for i := range 8 {
+		attackers = append(attackers, l.IP(10+i))
+	}
+	return &siege{t: t, a: a, pid: pid, checkFrom: l.IP(2), baseFDs: fds, baseHWM: hwm, wantOK: true}
+}
+
+// attack runs one attack while the checks run and records its row.
+func (s *siege) attack(name string, run func() string) {
+	t := s.t
+	t.Helper()
+	checks := itest.StartCheckProcess(t, s.a.HTTPAddr(), s.a.AgentAddr(), s.checkFrom)
+	time.Sleep(100 * time.Millisecond)
+	peak := make(chan [2]int, 1)
+	stop := make(chan struct{})
+	go func() {
+		var pf, pr int
+		for {
+			rss, _, fds := procStats(s.pid)
+			pf, pr = max(pf, fds), max(pr, rss)
+			select {
+			case <-stop:
+				peak <- [2]int{pf, pr}
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	t0 := time.Now()
+	result := run()
+	t1 := time.Now()
+	close(stop)
+	pk := <-peak
+	time.Sleep(20 * time.Millisecond)
+	httpS, agentS := checks.Stop(t)
+	if s.a.Proc.Exited() {
+		t.Fatalf("%s: the agent died", name)
+	}
+	hl, al := itest.LatencyOf(httpS, t0, t1), itest.LatencyOf(agentS, t0, t1)
+	for _, c := range append(httpS, agentS...) {
+		if c.Err != nil || c.OK != s.wantOK {
+			t.Errorf("%s: a legitimate check failed: ok=%v (want %v) %v", name, c.OK, s.wantOK, c.Err)
+			break
+		}
+	}
+	if hl.P99 > time.Second || al.P99 > time.Second { // the attack shares the 2 cores: a generous bound
+		t.Errorf("%s: legitimate checks p99 HTTP %v, agent %v", name, hl.P99, al.P99)
+	}
+	time.Sleep(300 * time.Millisecond)
+	rss, _, fds := procStats(s.pid)
+	s.rows = append(s.rows, hostileRow{name: name, result: result, httpP99: hl.P99, agentP99: al.P99, httpMax: hl.Max, agentMax: al.Max,
+		checks: hl.N + al.N, peakFDs: pk[0], peakRSSKB: pk[1], afterRSSKB: rss, afterFDs: fds})
+}
+
+// report logs the table for README and checks that the agent ended with
+// the descriptors it started with and a bounded peak memory.
+func (s *siege) report(maxRSSKB int) {
+	t := s.t
+	_, hwm, fds := procStats(s.pid)
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nagent at rest: %d descriptors, peak RSS before the attacks %.1f MB\n", s.baseFDs, float64(s.baseHWM)/1024)
+	b.WriteString("| hostile client | what happened | legitimate checks p99 (max) HTTP / agent-check | checks | agent peak descriptors | agent peak RSS | after |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range s.rows {
+		fmt.Fprintf(&b, "| %s | %s | %s (%s) / %s (%s) | %d | %d | %.1f MB | %.1f MB, %d fds |\n", r.name, r.result, ms(r.httpP99), ms(r.httpMax), ms(r.agentP99), ms(r.agentMax),
+			r.checks, r.peakFDs, float64(r.peakRSSKB)/1024, float64(r.afterRSSKB)/1024, r.afterFDs)
+	}
+	fmt.Fprintf(&b, "agent after all attacks: %d descriptors, peak RSS %.1f MB\n", fds, float64(hwm)/1024)
+	t.Log(b.String())
+	if fds > s.baseFDs+10 {
+		t.Errorf("the agent holds %d descriptors after the attacks, %d before", fds, s.baseFDs)
+	}
+	if hwm > maxRSSKB {
+		t.Errorf("peak RSS %d KB: memory not bounded", hwm)
+	}
+}
+
 // TestHostileClients attacks the agent binary's HTTP and agent-check
 // ports while balancers check it, and records the checks' latency, the
 // agent's descriptors and memory, and that it survives.
@@ -159,60 +294,9 @@ func TestHostileClients(t *testing.T) {
 	m := itest.StartMember(t, "hostile", l.IP(1), "primary")
 	a := itest.StartAgent(t, m, "--interval", "250ms", "--timeout", "500ms")
 	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 5*time.Second)
-	pid := a.Proc.Cmd.Process.Pid
-	_, baseHWM, baseFDs := procStats(pid)
-	attackers = nil
-	for i := range 8 {
-		attackers = append(attackers, l.IP(10+i))
-	}
-
-	attack := func(name string, run func() string) hostileRow {
-		t.Helper()
-		checks := itest.StartCheckProcess(t, a.HTTPAddr(), a.AgentAddr(), l.IP(2))
-		time.Sleep(100 * time.Millisecond)
-		peak := make(chan [2]int, 1)
-		stop := make(chan struct{})
-		go func() {
-			var pf, pr int
-			for {
-				rss, _, fds := procStats(pid)
-				pf, pr = max(pf, fds), max(pr, rss)
-				select {
-				case <-stop:
-					peak <- [2]int{pf, pr}
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
-		}()
-		t0 := time.Now()
-		result := run()
-		t1 := time.Now()
-		close(stop)
-		pk := <-peak
-		time.Sleep(20 * time.Millisecond)
-		httpS, agentS := checks.Stop(t)
-		if a.Proc.Exited() {
-			t.Fatalf("%s: the agent died", name)
-		}
-		hl, al := itest.LatencyOf(httpS, t0, t1), itest.LatencyOf(agentS, t0, t1)
-		for _, s := range append(httpS, agentS...) {
-			if s.Err != nil || !s.OK {
-				t.Errorf("%s: a legitimate check failed: ok=%v %v", name, s.OK, s.Err)
-				break
-			}
-		}
-		if hl.P99 > time.Second || al.P99 > time.Second { // the attack shares the 2 cores: a generous bound
-			t.Errorf("%s: legitimate checks p99 HTTP %v, agent %v", name, hl.P99, al.P99)
-		}
-		time.Sleep(300 * time.Millisecond)
-		rss, _, fds := procStats(pid)
-		return hostileRow{name: name, result: result, httpP99: hl.P99, agentP99: al.P99, httpMax: hl.Max, agentMax: al.Max,
-			checks: hl.N + al.N, peakFDs: pk[0], peakRSSKB: pk[1], afterRSSKB: rss, afterFDs: fds}
-	}
-	var rows []hostileRow
-
-	rows = append(rows, attack(fmt.Sprintf("HTTP: %d idle connections from 8 addresses (slowloris: half a request line, then nothing)", n), func() string {
+	s := newSiege(t, a, l)
+	pid, baseFDs := s.pid, s.baseFDs
+	s.attack(fmt.Sprintf("HTTP: %d idle connections from 8 addresses (slowloris: half a request line, then nothing)", n), func() string {
 		conns := openConns(a.HTTPAddr(), n, []byte("GET /primary HTTP/1.1\r\nHost: x"))
 		defer closeAll(conns)
 		_, _, fds := procStats(pid)
@@ -241,9 +325,9 @@ func TestHostileClients(t *testing.T) {
 			t.Logf("%d client sockets never reached the agent (accept queue overflow); the agent holds none", n)
 		}
 		return fmt.Sprintf("%d opened; the agent holds at most %d (%d per address), oldest idle closed first; all closed by the 2 s header timeout", len(conns), httpapi.MaxConns, httpapi.MaxConns/4)
-	}))
+	})
 
-	rows = append(rows, attack("HTTP: 100 clients sending one header byte every 200 ms", func() string {
+	s.attack("HTTP: 100 clients sending one header byte every 200 ms", func() string {
 		conns := openConns(a.HTTPAddr(), 100, []byte("GET /primary HTTP/1.1\r\n"))
 		defer closeAll(conns)
 		start := time.Now()
@@ -267,9 +351,9 @@ func TestHostileClients(t *testing.T) {
 			t.Errorf("%d trickling clients were never cut", got)
 		}
 		return fmt.Sprintf("each cut after %v on average (ReadHeaderTimeout 2 s)", (time.Duration(cut.Load()) / 100).Round(10*time.Millisecond))
-	}))
+	})
 
-	rows = append(rows, attack("HTTP: 50 requests with a 1 MB request line, 50 with 100 KB of headers, 10 at a time", func() string {
+	s.attack("HTTP: 50 requests with a 1 MB request line, 50 with 100 KB of headers, 10 at a time", func() string {
 		codes := map[string]int{}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -310,9 +394,9 @@ func TestHostileClients(t *testing.T) {
 			t.Errorf("oversized requests answered %v, want 431 for all 100", codes)
 		}
 		return fmt.Sprintf("answered %v", codes)
-	}))
+	})
 
-	rows = append(rows, attack(fmt.Sprintf("agent-check: %d idle connections", n), func() string {
+	s.attack(fmt.Sprintf("agent-check: %d idle connections", n), func() string {
 		conns := openConns(a.AgentAddr(), n, nil)
 		defer closeAll(conns)
 		time.Sleep(200 * time.Millisecond)
@@ -328,9 +412,9 @@ func TestHostileClients(t *testing.T) {
 			t.Errorf("%d of %d idle agent-check connections got their line", replied, len(conns))
 		}
 		return fmt.Sprintf("%d opened, each answered at once and closed", len(conns))
-	}))
+	})
 
-	rows = append(rows, attack("agent-check: 2000 garbage and binary lines (1 B to 4 KB)", func() string {
+	s.attack("agent-check: 2000 garbage and binary lines (1 B to 4 KB)", func() string {
 		bad, wrong := 0, 0
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := range 2000 {
@@ -364,45 +448,12 @@ func TestHostileClients(t *testing.T) {
 			t.Errorf("%d garbage lines got a reply other than 'down ready #unknown check' or a check's answer", wrong)
 		}
 		return fmt.Sprintf("every reply one line (down ready #unknown check ...); %d replies lost to the client's own reset", bad)
-	}))
+	})
 
-	rows = append(rows, attack("both ports: connection flood (4 clients each, connect and close, 3 s, at most 40000)", func() string {
-		var made atomic.Int64
-		var wg sync.WaitGroup
-		deadline := time.Now().Add(3 * time.Second)
-		for _, addr := range []string{a.HTTPAddr(), a.AgentAddr()} {
-			for g := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for time.Now().Before(deadline) && made.Load() < 40000 {
-						c, err := dialFrom(g, addr)
-						if err == nil {
-							made.Add(1)
-							c.Close()
-						}
-					}
-				}()
-			}
-		}
-		wg.Wait()
-		return fmt.Sprintf("%d connections in 3 s", made.Load())
-	}))
+	s.attack("both ports: connection flood (4 clients each, connect and close, 3 s, at most 40000)", func() string {
+		made, _, _ := flood([]string{a.HTTPAddr(), a.AgentAddr()}, 4, 3*time.Second, 40000)
+		return fmt.Sprintf("%d connections in 3 s", made)
+	})
 
-	_, hwm, fds := procStats(pid)
-	var b strings.Builder
-	fmt.Fprintf(&b, "\nagent at rest: %d descriptors, peak RSS before the attacks %.1f MB\n", baseFDs, float64(baseHWM)/1024)
-	b.WriteString("| hostile client | what happened | legitimate checks p99 (max) HTTP / agent-check | checks | agent peak descriptors | agent peak RSS | after |\n|---|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s (%s) / %s (%s) | %d | %d | %.1f MB | %.1f MB, %d fds |\n", r.name, r.result, ms(r.httpP99), ms(r.httpMax), ms(r.agentP99), ms(r.agentMax),
-			r.checks, r.peakFDs, float64(r.peakRSSKB)/1024, float64(r.afterRSSKB)/1024, r.afterFDs)
-	}
-	fmt.Fprintf(&b, "agent after all attacks: %d descriptors, peak RSS %.1f MB\n", fds, float64(hwm)/1024)
-	t.Log(b.String())
-	if fds > baseFDs+10 {
-		t.Errorf("the agent holds %d descriptors after the attacks, %d before", fds, baseFDs)
-	}
-	if hwm > 200*1024 {
-		t.Errorf("peak RSS %d KB: memory not bounded", hwm)
-	}
+	s.report(200 * 1024)
 }

@@ -76,6 +76,14 @@ func StartAgent(t testing.TB, m *Member, extra ...string) *Agent {
 // so for the commands it runs: iris qlist, hooks).
 func StartAgentEnv(t testing.TB, m *Member, env []string, extra ...string) *Agent {
 	t.Helper()
+	return StartAgentWrapped(t, m, env, nil, extra...)
+}
+
+// StartAgentWrapped is StartAgentEnv with the agent's command line passed
+// through wrap (such as prlimit), if set; the wrapper must exec the agent,
+// so the process is the agent's.
+func StartAgentWrapped(t testing.TB, m *Member, env []string, wrap func(argv []string) []string, extra ...string) *Agent {
+	t.Helper()
 	bin, _ := Binaries(t)
 	args := []string{bin, "serve",
 		"--member", m.Name,
@@ -87,6 +95,9 @@ func StartAgentEnv(t testing.TB, m *Member, env []string, extra ...string) *Agen
 		"--shutdown-delay", "0s",
 	}
 	args = append(args, extra...)
+	if wrap != nil {
+		args = wrap(args)
+	}
 	p := Start(t, "agent-"+m.Name, env, args...)
 	a := &Agent{Member: m, Proc: p}
 	WaitTCP(t, a.HTTPAddr(), 10*time.Second)
