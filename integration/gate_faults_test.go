@@ -137,6 +137,23 @@ func simWho(addr string) (string, string, error) {
 	return name, state, err
 }
 
+// gatedFlags are the fault tests' agent settings with both gates of m and
+// extra settings last.
+func gatedFlags(m *itest.Member, extra ...string) []string {
+	return append(append(append([]string{}, faultAgent...), itest.GateFlags(m)...), extra...)
+}
+
+// startGated runs a primary member and its agent with both gates, and
+// waits until the SuperServer gate forwards.
+func startGated(t *testing.T, name, ip string, extra ...string) (*itest.Member, *itest.Agent) {
+	t.Helper()
+	m := itest.StartMember(t, name, ip, "primary")
+	a := itest.StartAgent(t, m, gatedFlags(m, extra...)...)
+	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 5*time.Second)
+	forwardingAfter(t, m.SuperServerGateAddr(), time.Now(), 5*time.Second)
+	return m, a
+}
+
 // TestGateIRISFaults runs IRIS faults as a client of the agent's gates
 // sees them: the member hangs while sessions are open (the gate cuts them
 // when the member stops being routable, after --gate-drain), the member
@@ -147,11 +164,8 @@ func TestGateIRISFaults(t *testing.T) {
 	var rows []gateFaultRow
 
 	for i, drain := range []time.Duration{0, 500 * time.Millisecond} {
-		m := itest.StartMember(t, fmt.Sprintf("ghang%d", i), l.IP(1+i), "primary")
-		a := itest.StartAgent(t, m, append(append(append([]string{}, faultAgent...), itest.GateFlags(m)...), "--gate-drain", drain.String())...)
-		itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 5*time.Second)
+		m, a := startGated(t, fmt.Sprintf("ghang%d", i), l.IP(1+i), "--gate-drain", drain.String())
 		ssGate := m.SuperServerGateAddr()
-		forwardingAfter(t, ssGate, time.Now(), 5*time.Second)
 		conns := openSessions(t, ssGate, 20)
 		var row gateFaultRow
 		row.httpP99, row.agentP99 = checked(t, a, func() {
@@ -201,11 +215,8 @@ func TestGateIRISFaults(t *testing.T) {
 	}
 
 	{
-		m := itest.StartMember(t, "gdown", l.IP(5), "primary")
-		a := itest.StartAgent(t, m, append(append([]string{}, faultAgent...), itest.GateFlags(m)...)...)
-		itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 5*time.Second)
+		m, a := startGated(t, "gdown", l.IP(5))
 		ssGate := m.SuperServerGateAddr()
-		forwardingAfter(t, ssGate, time.Now(), 5*time.Second)
 		conns := openSessions(t, ssGate, 20)
 		var row gateFaultRow
 		row.httpP99, row.agentP99 = checked(t, a, func() {

@@ -181,9 +181,9 @@ func TestGateHostileClients(t *testing.T) {
 	s.attack("gate: connection flood (4 clients connect and close at once, 1 s, at most 20000)", func() string {
 		before := itest.GateOf(t, a.HTTPAddr(), ssGate)
 		made, _, _ := flood([]string{ssGate}, 4, time.Second, 20000)
-		s.backToRest(ssGate, false)
+		back := s.backToRest(ssGate, true)
 		after := itest.GateOf(t, a.HTTPAddr(), ssGate)
-		return fmt.Sprintf("%d connections in 1 s: %d sessions to the SuperServer, all ended", made, after.Sessions-before.Sessions)
+		return fmt.Sprintf("%d connections in 1 s: %d sessions to the SuperServer, all ended; the agent back to its resting descriptors %s after", made, after.Sessions-before.Sessions, ms(back))
 	})
 
 	s.attack("gate: 1000 connections sending garbage and binary (1 B to 4 KB), then half-closing, 8 at a time", func() string {
@@ -293,7 +293,7 @@ func TestGateHostileClients(t *testing.T) {
 		if got != len(conns) {
 			t.Errorf("%d of %d half-closed clients read the answer and the end of the stream", got, len(conns))
 		}
-		s.backToRest(ssGate, false)
+		s.backToRest(ssGate, true)
 		return fmt.Sprintf("every session ended %s after the clients' half-close (the SuperServer answered and closed its side; the gate passed both on) while the clients kept their sockets; each read its answer and the end", ms(ended))
 	})
 

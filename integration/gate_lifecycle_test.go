@@ -17,11 +17,8 @@ import (
 // --shutdown-delay; then the agent exits 0.
 func TestGateSIGTERM(t *testing.T) {
 	l := itest.NewLoopback(t)
-	m := itest.StartMember(t, "gterm", l.IP(1), "primary")
-	a := itest.StartAgent(t, m, append(append(append([]string{}, faultAgent...), itest.GateFlags(m)...), "--shutdown-delay", "1s")...)
-	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 5*time.Second)
+	m, a := startGated(t, "gterm", l.IP(1), "--shutdown-delay", "1s")
 	ssGate := m.SuperServerGateAddr()
-	forwardingAfter(t, ssGate, time.Now(), 5*time.Second)
 	conns := openSessions(t, ssGate, 20)
 
 	t0 := time.Now()
@@ -75,23 +72,14 @@ func waitEnded(conns []net.Conn, t0 time.Time, d time.Duration) []itest.CheckSam
 }
 
 // TestGateSIGKILLAndRestart kills the agent while sessions run through its
-// gates (the kernel closes them; the gates' ports hold connections in
-// FIN_WAIT and TIME_WAIT) and starts it again at once with the same gates:
-// it binds them, and they forward again as soon as the member is seen
-// primary.
+// gates (the kernel closes them; their sockets stay on the gates' ports in
+// FIN_WAIT while the clients hold theirs) and starts it again at once with
+// the same gates: it binds them, and they forward again as soon as the
+// member is seen primary.
 func TestGateSIGKILLAndRestart(t *testing.T) {
 	l := itest.NewLoopback(t)
-	m := itest.StartMember(t, "gkill", l.IP(1), "primary")
-	flags := append(append([]string{}, faultAgent...), itest.GateFlags(m)...)
-	a := itest.StartAgent(t, m, flags...)
-	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 5*time.Second)
+	m, a := startGated(t, "gkill", l.IP(1))
 	ssGate := m.SuperServerGateAddr()
-	forwardingAfter(t, ssGate, time.Now(), 5*time.Second)
-	for range 100 { // ended sessions: TIME_WAIT on the gate's port
-		if _, _, err := simWho(ssGate); err != nil {
-			t.Fatal(err)
-		}
-	}
 	conns := openSessions(t, ssGate, 20) // the clients never close theirs
 
 	t0 := time.Now()
@@ -100,7 +88,7 @@ func TestGateSIGKILLAndRestart(t *testing.T) {
 	// The killed sessions' sockets linger on the gate's port (the clients
 	// have not closed theirs): the new listener binds beside them.
 	lingering := len(itest.Sockets(t, "connected", "src", ssGate))
-	a2 := itest.StartAgent(t, m, flags...)
+	a2 := itest.StartAgent(t, m, gatedFlags(m)...)
 	again := forwardingAfter(t, ssGate, t0, 5*time.Second)
 	code, _, err := itest.HTTPGet("http://"+a2.HTTPAddr()+"/primary", time.Second)
 	if a2.Proc.Exited() || err != nil || code != 200 {
