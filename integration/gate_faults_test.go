@@ -22,6 +22,12 @@ type gateFaultRow struct {
 	httpP99, agentP99                  time.Duration
 }
 
+// gateCheckP99Bound bounds the checks' p99 while a gate fault runs: the
+// clients of the gate share the two cores with the checks, so it is looser
+// than checkP99Bound, and still far below a probe's timeout (400 ms): no
+// check waits for IRIS.
+const gateCheckP99Bound = 100 * time.Millisecond
+
 // checked runs fn while balancers check the agent, and returns the
 // checks' p99; a check without an answer fails the test.
 func checked(t *testing.T, a *itest.Agent, fn func()) (httpP99, agentP99 time.Duration) {
@@ -35,8 +41,8 @@ func checked(t *testing.T, a *itest.Agent, fn func()) (httpP99, agentP99 time.Du
 	if hl.Errors+al.Errors > 0 {
 		t.Errorf("%d HTTP and %d agent-checks got no answer (%v)", hl.Errors, al.Errors, firstErr(append(checks.HTTP(), checks.Agent()...)))
 	}
-	if hl.P99 > checkP99Bound || al.P99 > checkP99Bound {
-		t.Errorf("check p99 HTTP %v, agent %v: want < %v (answers from memory)", hl.P99, al.P99, checkP99Bound)
+	if hl.P99 > gateCheckP99Bound || al.P99 > gateCheckP99Bound {
+		t.Errorf("check p99 HTTP %v, agent %v: want < %v (answers from memory)", hl.P99, al.P99, gateCheckP99Bound)
 	}
 	return hl.P99, al.P99
 }
