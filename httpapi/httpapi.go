@@ -94,20 +94,27 @@ func newResponse(code int, body []byte) response {
 
 // ServeHTTP routes without a mux: the set of paths is fixed and tiny.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	check, isCheck := checkOf(r.URL.Path)
+	if isCheck && r.Method == http.MethodGet {
+		// Every balancer's question, answered without touching w.Header():
+		// a handler that sets a header makes net/http clone the header map
+		// at WriteHeader (4 allocations per request with the map itself).
+		// Left alone, net/http derives the same Content-Type (text/plain;
+		// charset=utf-8, sniffed from the body, which is always plain text)
+		// and Content-Length (the body is written at once) for free.
+		res := h.render().checks[check]
+		w.WriteHeader(res.code)
+		_, _ = w.Write(res.body)
+		return
+	}
 	var (
 		res  response
 		ctyp = hdrText
 	)
-	switch r.URL.Path {
-	case "/primary", "/":
-		res = h.render().checks[checker.CheckPrimary]
-	case "/standby":
-		res = h.render().checks[checker.CheckStandby]
-	case "/health":
-		res = h.render().checks[checker.CheckHealth]
-	case "/live":
-		res = h.render().checks[checker.CheckLive]
-	case "/status":
+	switch {
+	case isCheck:
+		res = h.render().checks[check]
+	case r.URL.Path == "/status":
 		res, ctyp = h.render().status, hdrJSON
 	default:
 		if h.Extra != nil {
@@ -138,6 +145,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(res.body)
 	}
+}
+
+// checkOf maps a check path to its check; "/" is /primary for haproxy's
+// bare "option httpchk" (OPTIONS / HTTP/1.0).
+func checkOf(path string) (checker.Check, bool) {
+	switch path {
+	case "/primary", "/":
+		return checker.CheckPrimary, true
+	case "/standby":
+		return checker.CheckStandby, true
+	case "/health":
+		return checker.CheckHealth, true
+	case "/live":
+		return checker.CheckLive, true
+	}
+	return 0, false
 }
 
 var (
