@@ -1,0 +1,230 @@
+//go:build bench
+
+package benchsuite
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/irismirror/iris-mirror-agent/internal/itest"
+)
+
+// balancer is one row of the failover figures: a balancer configuration in
+// front of the AP1 mirror set. Adding a balancer (nginx with the gate, say)
+// is one more entry in balancers, with a start function for its kind.
+type balancer struct {
+	name     string
+	config   string   // relative to the module root, used unchanged
+	agents   bool     // run an agent beside each member
+	flags    []string // the agents' flags
+	baseline string   // "script" or "direct" for the two baselines; "" otherwise
+	fast     bool     // the fast profile, whose targets the notes check
+	observe  time.Duration
+	// start runs the balancer in front of l and returns how to ask it which
+	// member serves AP1 (a request answered by the member's name).
+	start func(t *testing.T, e *env, l *failLayout, config string) func(context.Context) (string, error)
+}
+
+// fastFlags is the agent side of the fast profile (agent-check-fast.cfg).
+var fastFlags = []string{"--interval", "200ms", "--timeout", "400ms"}
+
+var balancers = []balancer{
+	{name: "haproxy agent-check.cfg (agent defaults)", config: "examples/haproxy/agent-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy httpchk.cfg (agent defaults)", config: "examples/haproxy/httpchk.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy external-check.cfg (agent defaults)", config: "examples/haproxy/external-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "**fast profile**: haproxy agent-check-fast.cfg, agent --interval 200ms --timeout 400ms", config: "examples/haproxy/agent-check-fast.cfg", agents: true, flags: fastFlags, fast: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "baseline: haproxy + reference check.sh (inter 2s rise 2 fall 3)", config: "benchsuite/testdata/haproxy/script-external-check.cfg", baseline: "script", observe: 10 * time.Second, start: startHAProxy},
+	{name: "baseline: haproxy httpchk at mirror_status.cxw (inter 200ms)", config: "benchsuite/testdata/haproxy/httpchk-direct.cfg", baseline: "direct", observe: 3 * time.Second, start: startHAProxy},
+}
+
+// startHAProxy runs haproxy with config in the layout's mount namespace, so
+// the configuration names members as a deployment does.
+func startHAProxy(t *testing.T, e *env, l *failLayout, config string) func(context.Context) (string, error) {
+	itest.StartHAProxy(t, config, l.hosts, []string{
+		"HAPROXY_BIND_ADDR=" + l.front,
+		"IRIS_MIRROR_AGENT=" + e.agent,
+		"IRIS_CHECK_SCRIPT=" + e.script,
+	})
+	return itest.TCPAsk(l.front+":1972", 400*time.Millisecond)
+}
+
+// failLayout is mirror set AP1: ap1a (primary) and ap1b (backup), each on
+// its own loopback address with IRIS's default ports. ap2a and ap2b, named
+// by the configurations, resolve to addresses where nothing listens: AP2
+// is not measured.
+type failLayout struct {
+	members map[string]*itest.Member
+	hosts   string
+	front   string
+}
+
+func startFailLayout(t *testing.T, e *env, b balancer) *failLayout {
+	lb := itest.NewLoopback(t)
+	l := &failLayout{members: map[string]*itest.Member{}, front: lb.IP(100)}
+	l.members["ap1a"] = itest.StartMember(t, "ap1a", lb.IP(1), "primary")
+	l.members["ap1b"] = itest.StartMember(t, "ap1b", lb.IP(2), "backup")
+	if b.agents {
+		for _, m := range l.members {
+			itest.StartAgent(t, m, b.flags...)
+		}
+	}
+	l.hosts = itest.HostsFile(t, map[string]string{"ap1a": lb.IP(1), "ap1b": lb.IP(2), "ap2a": lb.IP(3), "ap2b": lb.IP(4)})
+	return l
+}
+
+// set changes members in the order given (demote first) and returns when
+// the first change was asked for.
+func (l *failLayout) set(t *testing.T, pairs ...string) time.Time {
+	t0 := time.Now()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		l.members[pairs[i]].Set(t, pairs[i+1])
+	}
+	return t0
+}
+
+// settle waits until 20 requests in a row reach want: with two servers in
+// round robin, that means the other one is out of rotation.
+func settle(t *testing.T, ask func(context.Context) (string, error), want string, d time.Duration) {
+	deadline := time.Now().Add(d)
+	inRow := 0
+	for inRow < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("traffic did not settle on %s within %v", want, d)
+		}
+		name, err := ask(context.Background())
+		if err == nil && name == want {
+			inRow++
+		} else {
+			inRow = 0
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+type scenario struct {
+	name  string
+	pairs []string // member, state, ... applied at t0
+}
+
+// The backup is promoted in every scenario, as IRIS does after a planned
+// switch, a stopped primary, or (after its own timeouts) a hung one.
+var scenarios = []scenario{
+	{"planned switch", []string{"ap1a", "backup", "ap1b", "primary"}},
+	{"primary down", []string{"ap1a", "down", "ap1b", "primary"}},
+	{"primary hang", []string{"ap1a", "hang", "ap1b", "primary"}},
+}
+
+// switchFigures are one run of one scenario, in seconds after t0.
+type switchFigures struct {
+	firstNew float64 // first request answered by the new primary (NaN: never)
+	lastOld  float64 // last request answered by, or hung on, the old primary (0: none)
+	failed   float64
+}
+
+// measure samples AP1 every 10 ms around one scenario. A request that
+// failed after 100 ms or more was sent to the hung (or dying) member: a
+// balancer with no server for it refuses in well under a millisecond.
+func measure(t *testing.T, l *failLayout, ask func(context.Context) (string, error), sc scenario, observe time.Duration) switchFigures {
+	s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: ask}
+	s.Start(observe + 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	t0 := l.set(t, sc.pairs...)
+	time.Sleep(observe)
+	samples := s.Stop()
+	sw := itest.Analyse(samples, t0, "ap1a", "ap1b")
+	f := switchFigures{firstNew: math.NaN(), lastOld: max(sw.LastOld, 0).Seconds(), failed: float64(sw.Failed)}
+	if sw.NewOK {
+		f.firstNew = sw.FirstNew.Seconds()
+	}
+	for _, smp := range samples {
+		if !smp.At.Before(t0) && smp.Err != nil && smp.Took >= 100*time.Millisecond {
+			f.lastOld = max(f.lastOld, smp.At.Sub(t0).Seconds())
+		}
+	}
+	return f
+}
+
+// sectionFailover drives every scenario through every balancer.
+func sectionFailover(t *testing.T, e *env) *Table {
+	type cell struct{ firstNew, lastOld, failed []float64 }
+	results := map[string]map[string]*cell{} // balancer -> scenario -> runs
+	for _, b := range balancers {
+		results[b.name] = map[string]*cell{}
+		ok := t.Run(b.name, func(t *testing.T) {
+			l := startFailLayout(t, e, b)
+			ask := b.start(t, e, l, filepath.Join(e.root, b.config))
+			settle(t, ask, "ap1a", 30*time.Second)
+			for _, sc := range scenarios {
+				c := &cell{}
+				results[b.name][sc.name] = c
+				for run := range e.s.failRuns {
+					f := measure(t, l, ask, sc, b.observe)
+					t.Logf("%s, %s, run %d: first on new %s, last on old %s, %v failed", b.name, sc.name, run+1, FmtDur(f.firstNew), FmtDur(f.lastOld), f.failed)
+					c.firstNew, c.lastOld, c.failed = append(c.firstNew, f.firstNew), append(c.lastOld, f.lastOld), append(c.failed, f.failed)
+					l.set(t, "ap1b", "backup", "ap1a", "primary")
+					settle(t, ask, "ap1a", 30*time.Second)
+				}
+			}
+		})
+		if !ok {
+			t.Errorf("%s: failed; its rows are missing", b.name)
+		}
+	}
+
+	tbl := &Table{
+		Title: "Failover through haproxy",
+		Intro: "The AP1 mirror set (ap1a primary, ap1b backup) behind a real haproxy running each configuration unchanged, " +
+			"members named through a private /etc/hosts. A client asks AP1 every 10 ms (one TCP connection each) " +
+			"which member serves it; at t0 the simulator switches roles (the backup is promoted in every scenario). " +
+			"Figures are seconds after t0: the first request answered by the new primary, the last request answered " +
+			"by (or, for a hang, left hanging on) the old primary, and the requests that failed. Ratios compare the " +
+			"first-request figure with the two baselines of the same run. Targets for the fast profile: planned " +
+			"switch < 0.5 s median to the new primary and no request to the old primary after 0.5 s; hang < 1 s.",
+		Head: []string{"scenario", "configuration", "first on new primary", "last on old primary", "failed requests", "vs check.sh", "vs direct httpchk"},
+	}
+	base := func(kind, sc string) Summary {
+		for _, b := range balancers {
+			if b.baseline == kind {
+				if c := results[b.name][sc]; c != nil {
+					return Summarise(c.firstNew)
+				}
+			}
+		}
+		return Summarise(nil)
+	}
+	for _, sc := range scenarios {
+		for _, b := range balancers {
+			c := results[b.name][sc.name]
+			if c == nil {
+				continue
+			}
+			fn := Summarise(c.firstNew)
+			tbl.AddRow(sc.name, b.name, fn.Format(FmtDur), Summarise(c.lastOld).Format(FmtDur), Summarise(c.failed).Format(FmtCount),
+				FmtRatio(Ratio(fn, base("script", sc.name))), FmtRatio(Ratio(fn, base("direct", sc.name))))
+		}
+	}
+	// The fast profile's targets.
+	for _, b := range balancers {
+		if !b.fast {
+			continue
+		}
+		if c := results[b.name]["planned switch"]; c != nil {
+			fn, lo := Summarise(c.firstNew), Summarise(c.lastOld)
+			tbl.Notes = append(tbl.Notes, fmt.Sprintf("Fast profile, planned switch: median %s to the new primary (target < 0.5 s: %s); last request to the old primary at most %s (target <= 0.5 s: %s).",
+				FmtDur(fn.Median), Verdict(fn.Median < 0.5, fn.N > 0), FmtDur(lo.Max), Verdict(lo.Max <= 0.5, lo.N > 0)))
+		}
+		if c := results[b.name]["primary hang"]; c != nil {
+			lo := Summarise(c.lastOld)
+			tbl.Notes = append(tbl.Notes, fmt.Sprintf("Fast profile, primary hang: median %s until no request is sent to the hung member (target < 1 s: %s).",
+				FmtDur(lo.Median), Verdict(lo.Median < 1, lo.N > 0)))
+		}
+	}
+	tbl.Notes = append(tbl.Notes,
+		"A request counts at the time it started. \"last on old primary\" 0 means none after t0.",
+		"A failed request that took 100 ms or more counts as sent to the old primary (it hung there, or was cut when haproxy marked it down); one refused at once does not.")
+	return tbl
+}
