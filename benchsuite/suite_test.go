@@ -231,6 +231,9 @@ func (e *env) runLoad(t *testing.T, d time.Duration, args ...string) agentload.R
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("agentload output: %v\n%s", err, out)
 	}
+	if r.Errors > 0 {
+		t.Logf("%s: %d errors %v %s", args[2:], r.Errors, r.ErrorKinds, r.Unwanted)
+	}
 	return r
 }
 

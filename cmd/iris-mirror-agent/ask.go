@@ -15,6 +15,9 @@ import (
 // line of the body. It uses no proxy and no connection pool: one request,
 // one connection, bounded by timeout.
 func askAgent(ctx context.Context, url string, timeout time.Duration) (int, string, error) {
+	if strings.HasPrefix(url, "http://") {
+		return askPlain(ctx, url, timeout) // no net/http client: see ask_plain.go
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

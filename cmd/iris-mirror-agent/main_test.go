@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irismirror/iris-mirror-agent/internal/agentload"
 	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
@@ -228,7 +229,9 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func readAgent(addr, send string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	// Dial as haproxy does: the agent-send leaves with the handshake's last
+	// ACK, so it is there when the agent accepts (it never waits for it).
+	c, err := agentload.Dialer(time.Second, send != "").Dial("tcp", addr)
 	if err != nil {
 		return "", err
 	}

@@ -58,16 +58,18 @@ type Options struct {
 
 // Result is what a run measured. Latencies cover connect to reply.
 type Result struct {
-	Checks   int           `json:"checks"`
-	Errors   int           `json:"errors"`
-	Elapsed  time.Duration `json:"elapsed_ns"`
-	PerSec   float64       `json:"per_sec"`
-	P50      time.Duration `json:"p50_ns"`
-	P90      time.Duration `json:"p90_ns"`
-	P99      time.Duration `json:"p99_ns"`
-	Max      time.Duration `json:"max_ns"`
-	LastErr  string        `json:"last_error,omitempty"`
-	Unwanted string        `json:"unexpected_reply,omitempty"` // one reply that did not match Expect
+	Checks  int           `json:"checks"`
+	Errors  int           `json:"errors"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	PerSec  float64       `json:"per_sec"`
+	P50     time.Duration `json:"p50_ns"`
+	P90     time.Duration `json:"p90_ns"`
+	P99     time.Duration `json:"p99_ns"`
+	Max     time.Duration `json:"max_ns"`
+	LastErr string        `json:"last_error,omitempty"`
+	// ErrorKinds counts errors by message, addresses left out (at most 8 kinds).
+	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
+	Unwanted   string         `json:"unexpected_reply,omitempty"` // one reply that did not match Expect
 }
 
 // Validate checks the options and fills defaults.
@@ -147,6 +149,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		checkOne = checker(o)
 	)
 	start := time.Now()
+	// The end is checked on the clock, not with ctx.Err(): on a busy
+	// machine the context's timer fires late, and in between every dial
+	// fails at once with its deadline passed, which is no failure of the
+	// target.
+	end, _ := ctx.Deadline()
+	over := func() bool { return ctx.Err() != nil || !time.Now().Before(end) }
 	for w := range o.Workers {
 		wg.Add(1)
 		go func() {
@@ -155,6 +163,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				lat               []time.Duration
 				errs              int
 				lastErr, unwanted string
+				kinds             = map[string]int{}
 				next              = start
 			)
 			if period > 0 { // spread the workers over one period, like balancers started at different times
@@ -167,7 +176,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					}
 					next = next.Add(period)
 				}
-				if ctx.Err() != nil || issued.Add(1) > int64(o.MaxChecks) {
+				if over() || issued.Add(1) > int64(o.MaxChecks) {
 					break
 				}
 				t0 := time.Now()
@@ -175,11 +184,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				d := time.Since(t0)
 				switch {
 				case err != nil:
-					if ctx.Err() != nil {
+					if over() {
 						break // cut by the end of the run: not a failure of the target
 					}
 					errs++
 					lastErr = err.Error()
+					if k := errorKind(err); kinds[k] > 0 || len(kinds) < 8 {
+						kinds[k]++
+					}
 				case o.Expect != "" && reply != o.Expect:
 					errs++
 					unwanted = reply
@@ -190,6 +202,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			mu.Lock()
 			all = append(all, lat...)
 			res.Errors += errs
+			for k, n := range kinds {
+				if res.ErrorKinds == nil {
+					res.ErrorKinds = map[string]int{}
+				}
+				res.ErrorKinds[k] += n
+			}
 			if lastErr != "" {
 				res.LastErr = lastErr
 			}
@@ -211,6 +229,16 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		res.Max = all[len(all)-1]
 	}
 	return res, nil
+}
+
+// errorKind is an error's message without the addresses, so errors of one
+// kind count together: "dial: connection refused".
+func errorKind(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Op + ": " + op.Err.Error()
+	}
+	return err.Error()
 }
 
 // Percentile returns the p-th percentile of sorted durations (nearest rank).
@@ -252,7 +280,14 @@ func checker(o Options) func(context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		defer c.Close()
+		// Close as haproxy closes its checks: with a reset (linger 0), so
+		// neither side keeps the connection in TIME_WAIT.
+		defer func() {
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			c.Close()
+		}()
 		_ = c.SetDeadline(time.Now().Add(o.Timeout))
 		if len(send) > 0 {
 			if _, err := c.Write(send); err != nil {
