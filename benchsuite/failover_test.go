@@ -37,7 +37,7 @@ var balancers = []balancer{
 	{name: "haproxy httpchk.cfg (agent defaults)", config: "examples/haproxy/httpchk.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "haproxy external-check.cfg (agent defaults)", config: "examples/haproxy/external-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "**fast profile**: haproxy agent-check-fast.cfg, agent --interval 200ms --timeout 400ms", config: "examples/haproxy/agent-check-fast.cfg", agents: true, flags: fastFlags, fast: true, observe: 3 * time.Second, start: startHAProxy},
-	{name: "baseline: haproxy + reference check.sh (inter 2s rise 2 fall 3)", config: "benchsuite/testdata/haproxy/script-external-check.cfg", baseline: "script", observe: 10 * time.Second, start: startHAProxy},
+	{name: "baseline: haproxy + reference check.sh (inter 2s rise 2 fall 3)", config: "benchsuite/testdata/haproxy/script-external-check.cfg", baseline: "script", observe: 15 * time.Second, start: startHAProxy},
 	{name: "baseline: haproxy httpchk at mirror_status.cxw (inter 200ms)", config: "benchsuite/testdata/haproxy/httpchk-direct.cfg", baseline: "direct", observe: 3 * time.Second, start: startHAProxy},
 }
 

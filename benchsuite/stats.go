@@ -86,6 +86,9 @@ func FmtRatio(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {
 		return "n/a"
 	}
+	if r > 0 && r < 0.1 {
+		return fmt.Sprintf("%.2gx", r) // 0.001x, not 0.00x
+	}
 	return fmt.Sprintf("%.2fx", r)
 }
 

@@ -38,7 +38,7 @@ func TestRatio(t *testing.T) {
 	if r := Ratio(Summary{Median: 9, N: 1}, Summary{Median: 0, N: 1}); !math.IsNaN(r) {
 		t.Errorf("ratio to zero %v, want NaN", r)
 	}
-	if FmtRatio(math.NaN()) != "n/a" || FmtRatio(0.904) != "0.90x" {
+	if FmtRatio(math.NaN()) != "n/a" || FmtRatio(0.904) != "0.90x" || FmtRatio(0.001003) != "0.001x" {
 		t.Error("FmtRatio")
 	}
 }
