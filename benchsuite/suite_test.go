@@ -246,15 +246,34 @@ func alternate[T any](i int, a, b T) []T {
 	return []T{a, b}
 }
 
+// startMemberAgent runs a primary member on l's first address with an agent
+// at its defaults (one probe round per second) and waits until it answers.
+func startMemberAgent(t *testing.T, l *itest.Loopback, name string) *itest.Agent {
+	m := itest.StartMember(t, name, l.IP(1), "primary")
+	a := itest.StartAgent(t, m)
+	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 15*time.Second)
+	return a
+}
+
+// startBaseline runs the baseline server in mode (http or tcp) on l's
+// second address, on the agent's port for that mode, and waits for it.
+func startBaseline(t *testing.T, e *env, l *itest.Loopback, mode string) (*itest.Proc, string) {
+	addr := l.IP(2) + ":9798"
+	if mode == "http" {
+		addr = l.IP(2) + ":9797"
+	}
+	p := itest.Start(t, "baseline-"+mode, nil, e.baseline, mode, addr)
+	itest.WaitTCP(t, addr, 10*time.Second)
+	return p, addr
+}
+
 // sectionHTTP: GET /primary under wrk, agent vs a minimal net/http server.
 func sectionHTTP(t *testing.T, e *env) *Table {
 	l := itest.NewLoopback(t)
-	m := itest.StartMember(t, "bench", l.IP(1), "primary")
-	a := itest.StartAgent(t, m)
+	a := startMemberAgent(t, l, "bench")
 	agentURL := "http://" + a.HTTPAddr() + "/primary"
-	itest.WaitHTTP(t, agentURL, 200, 15*time.Second)
-	itest.Start(t, "baseline-http", nil, e.baseline, "http", l.IP(2)+":9797")
-	baseURL := "http://" + l.IP(2) + ":9797/primary"
+	_, baseAddr := startBaseline(t, e, l, "http")
+	baseURL := "http://" + baseAddr + "/primary"
 	itest.WaitHTTP(t, baseURL, 200, 10*time.Second)
 
 	tbl := &Table{
@@ -301,12 +320,8 @@ func sectionHTTP(t *testing.T, e *env) *Table {
 // TCP server writing a constant line.
 func sectionAgentCheck(t *testing.T, e *env) *Table {
 	l := itest.NewLoopback(t)
-	m := itest.StartMember(t, "bench", l.IP(1), "primary")
-	a := itest.StartAgent(t, m)
-	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 15*time.Second)
-	itest.Start(t, "baseline-tcp", nil, e.baseline, "tcp", l.IP(2)+":9798")
-	baseAddr := l.IP(2) + ":9798"
-	itest.WaitTCP(t, baseAddr, 10*time.Second)
+	a := startMemberAgent(t, l, "bench")
+	_, baseAddr := startBaseline(t, e, l, "tcp")
 
 	tbl := &Table{
 		Title: "haproxy agent-check",
@@ -341,10 +356,7 @@ func sectionAgentCheck(t *testing.T, e *env) *Table {
 // sectionExternalCheck: CPU and wall time of one external-check invocation,
 // the agent binary vs the reference bash+curl script, as haproxy runs them.
 func sectionExternalCheck(t *testing.T, e *env) *Table {
-	l := itest.NewLoopback(t)
-	m := itest.StartMember(t, "ap1a", l.IP(1), "primary")
-	a := itest.StartAgent(t, m)
-	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 15*time.Second)
+	m := startMemberAgent(t, itest.NewLoopback(t), "ap1a").Member
 	// What haproxy 2.6 leaves in the environment of an external check.
 	// HAPROXY_SERVER_NAME is the member's address rather than a name, so
 	// curl resolves nothing: the script gets the cheaper case.
@@ -403,12 +415,8 @@ func sectionExternalCheck(t *testing.T, e *env) *Table {
 // agent checks per second, and the binary's size.
 func sectionFootprint(t *testing.T, e *env) *Table {
 	l := itest.NewLoopback(t)
-	m := itest.StartMember(t, "bench", l.IP(1), "primary")
-	a := itest.StartAgent(t, m) // defaults: one probe round per second
-	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 15*time.Second)
-	base := itest.Start(t, "baseline-tcp", nil, e.baseline, "tcp", l.IP(2)+":9798")
-	baseAddr := l.IP(2) + ":9798"
-	itest.WaitTCP(t, baseAddr, 10*time.Second)
+	a := startMemberAgent(t, l, "bench")
+	base, baseAddr := startBaseline(t, e, l, "tcp")
 	agentPID, basePID := a.Proc.Cmd.Process.Pid, base.Cmd.Process.Pid
 	time.Sleep(2 * time.Second) // past start-up
 
@@ -494,10 +502,9 @@ func sectionFootprint(t *testing.T, e *env) *Table {
 // and 100 simulated balancers check, through the agent or directly.
 func sectionIRISLoad(t *testing.T, e *env) *Table {
 	l := itest.NewLoopback(t)
-	withAgent := itest.StartMember(t, "withagent", l.IP(1), "primary")
-	a := itest.StartAgent(t, withAgent) // defaults: --interval 1s
-	itest.WaitHTTP(t, "http://"+a.HTTPAddr()+"/primary", 200, 15*time.Second)
-	direct := itest.StartMember(t, "direct", l.IP(2), "primary")
+	a := startMemberAgent(t, l, "withagent")
+	withAgent := a.Member
+	direct := itest.StartMember(t, "direct", l.IP(2), "primary") // no agent
 	const every = 100 * time.Millisecond
 
 	probesPerSec := func(m *itest.Member, f func()) float64 {
