@@ -14,15 +14,24 @@ import (
 )
 
 // balancer is one row of the failover figures: a balancer configuration in
-// front of the AP1 mirror set. Adding a balancer (nginx with the gate, say)
-// is one more entry in balancers, with a start function for its kind.
+// front of the AP1 mirror set. Adding a balancer is one more entry in
+// balancers, plus a start function for a new kind. For nginx with the gate,
+// say:
+//
+//	{name: "nginx http-gate.conf (gate)", config: "examples/nginx/http-gate.conf",
+//		agents: true, flags: gateFlags, observe: 3 * time.Second, start: startNginx},
+//
+// where gateFlags returns the member's --gate flags (they name its address)
+// and startNginx runs nginx with config in l.hosts's mount namespace and
+// returns a function that GETs the application path through nginx and
+// returns the "HostName" the simulated member answers.
 type balancer struct {
 	name     string
-	config   string   // relative to the module root, used unchanged
-	agents   bool     // run an agent beside each member
-	flags    []string // the agents' flags
-	baseline string   // "script" or "direct" for the two baselines; "" otherwise
-	fast     bool     // the fast profile, whose targets the notes check
+	config   string // relative to the module root, used unchanged
+	agents   bool   // run an agent beside each member
+	flags    func(m *itest.Member) []string
+	baseline string // "script" or "direct" for the two baselines; "" otherwise
+	fast     bool   // the fast profile, whose targets the notes check
 	observe  time.Duration
 	// start runs the balancer in front of l and returns how to ask it which
 	// member serves AP1 (a request answered by the member's name).
@@ -30,7 +39,7 @@ type balancer struct {
 }
 
 // fastFlags is the agent side of the fast profile (agent-check-fast.cfg).
-var fastFlags = []string{"--interval", "200ms", "--timeout", "400ms"}
+func fastFlags(*itest.Member) []string { return []string{"--interval", "200ms", "--timeout", "400ms"} }
 
 var balancers = []balancer{
 	{name: "haproxy agent-check.cfg (agent defaults)", config: "examples/haproxy/agent-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
@@ -69,7 +78,11 @@ func startFailLayout(t *testing.T, e *env, b balancer) *failLayout {
 	l.members["ap1b"] = itest.StartMember(t, "ap1b", lb.IP(2), "backup")
 	if b.agents {
 		for _, m := range l.members {
-			itest.StartAgent(t, m, b.flags...)
+			var flags []string
+			if b.flags != nil {
+				flags = b.flags(m)
+			}
+			itest.StartAgent(t, m, flags...)
 		}
 	}
 	l.hosts = itest.HostsFile(t, map[string]string{"ap1a": lb.IP(1), "ap1b": lb.IP(2), "ap2a": lb.IP(3), "ap2b": lb.IP(4)})
