@@ -242,6 +242,10 @@ func sectionFailover(t *testing.T, e *env) *Table {
 	tbl.Notes = append(tbl.Notes,
 		"A request counts at the time it started. \"last on old primary\" 0 means none after t0.",
 		"Primary hang: a failed request that took 100 ms or more counts as sent to the old primary (it hung there until the client's 400 ms timeout, or was cut when haproxy marked the server down); one refused at once does not.",
-		"Failed requests in a planned switch are refusals: for a moment neither member is UP, since each agent sees its own member change at its own next poll.")
+		"Failed requests in a planned switch are refusals: for a moment neither member is UP, since each agent sees its own member change at its own next poll.",
+		"The limit for an agent-based configuration is the agent's interval (when its next probe sees the change) plus the balancer's check interval "+
+			"(when it next asks) plus one round trip: 200 ms + 100 ms at most with the fast profile. Polling faster while a transition is in progress "+
+			"(haproxy's fastinter idea) cannot shorten it, because nothing observable precedes the first authoritative answer of the member that changed; "+
+			"an immediate re-probe on IRIS's own ^ZMIRROR NotifyBecomePrimary (the operations issue) can.")
 	return tbl
 }
