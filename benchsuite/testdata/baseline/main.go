@@ -1,8 +1,10 @@
 // Command baseline is what the benchmark suite compares the agent with:
 // the minimal Go servers answering the same questions with a constant.
 //
-//	baseline http ADDR   net/http, every request answered 200 "primary\n"
-//	baseline tcp ADDR    accept, write "up ready 100%\n", close
+//	baseline http ADDR         net/http, every request answered 200 "primary\n"
+//	baseline http-agent ADDR   the same handler in the agent's http.Server
+//	                           (httpapi.NewServer: its timeouts and limits)
+//	baseline tcp ADDR          accept, write "up ready 100%\n", close
 //
 // It lives under testdata so that it is built only by the suite.
 package main
@@ -12,11 +14,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+
+	"github.com/irismirror/iris-mirror-agent/httpapi"
 )
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: baseline http|tcp ADDR")
+		fmt.Fprintln(os.Stderr, "usage: baseline http|http-agent|tcp ADDR")
 		os.Exit(2)
 	}
 	ln, err := net.Listen("tcp", os.Args[2])
@@ -24,12 +28,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}
+	body := []byte("primary\n")
+	constant := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) })
 	switch os.Args[1] {
 	case "http":
-		body := []byte("primary\n")
-		err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			_, _ = w.Write(body)
-		}))
+		err = http.Serve(ln, constant)
+	case "http-agent":
+		err = httpapi.NewServer(constant).Serve(ln)
 	case "tcp":
 		line := []byte("up ready 100%\n")
 		for {
