@@ -5,7 +5,6 @@ package benchsuite
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -132,36 +131,14 @@ var scenarios = []scenario{
 	{"primary hang", []string{"ap1a", "hang", "ap1b", "primary"}, true},
 }
 
-// switchFigures are one run of one scenario, in seconds after t0.
-type switchFigures struct {
-	firstNew float64 // first request answered by the new primary (NaN: never)
-	lastOld  float64 // last request answered by, or hung on, the old primary (0: none)
-	failed   float64
-}
-
-// measure samples AP1 every 10 ms around one scenario. When the old
-// primary hangs, a request that failed after 100 ms or more was sent to it
-// (it hung until the client gave up or haproxy cut it): a balancer with no
-// server for a request refuses it in well under a millisecond. Otherwise a
-// failure is a refusal, however long a loaded machine took to deliver it.
+// measure samples AP1 every 10 ms around one scenario (see figuresOf).
 func measure(t *testing.T, l *failLayout, ask func(context.Context) (string, error), sc scenario, observe time.Duration) switchFigures {
 	s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: ask}
 	s.Start(observe + 5*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	t0 := l.set(t, sc.pairs...)
 	time.Sleep(observe)
-	samples := s.Stop()
-	sw := itest.Analyse(samples, t0, "ap1a", "ap1b")
-	f := switchFigures{firstNew: math.NaN(), lastOld: max(sw.LastOld, 0).Seconds(), failed: float64(sw.Failed)}
-	if sw.NewOK {
-		f.firstNew = sw.FirstNew.Seconds()
-	}
-	for _, smp := range samples {
-		if sc.hang && !smp.At.Before(t0) && smp.Err != nil && smp.Took >= 100*time.Millisecond {
-			f.lastOld = max(f.lastOld, smp.At.Sub(t0).Seconds())
-		}
-	}
-	return f
+	return figuresOf(s.Stop(), t0, sc.hang)
 }
 
 // sectionFailover drives every scenario through every balancer.
