@@ -60,9 +60,9 @@ func FmtDur(sec float64) string {
 		return "none"
 	case sec == 0:
 		return "0"
-	case sec < 1e-3:
+	case sec < 0.9995e-3: // what rounds to 1000 µs is 1 ms, not "1e+03 µs"
 		return fmt.Sprintf("%.3g µs", sec*1e6)
-	case sec < 1:
+	case sec < 0.9995:
 		return fmt.Sprintf("%.3g ms", sec*1e3)
 	}
 	return fmt.Sprintf("%.3g s", sec)

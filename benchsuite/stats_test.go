@@ -48,7 +48,7 @@ func TestFormats(t *testing.T) {
 	if got := s.Format(FmtDur); got != "250 µs (120 µs–1.1 ms)" {
 		t.Errorf("duration summary %q", got)
 	}
-	for v, want := range map[float64]string{-1: "none", 0: "0", 2.5: "2.5 s", 0.0123: "12.3 ms"} {
+	for v, want := range map[float64]string{-1: "none", 0: "0", 2.5: "2.5 s", 0.0123: "12.3 ms", 0.9996: "1 s", 0.0009996: "1 ms", 0.000999: "999 µs"} {
 		if got := FmtDur(v); got != want {
 			t.Errorf("FmtDur(%v) = %q, want %q", v, got, want)
 		}
