@@ -31,6 +31,10 @@ type Machine struct {
 	draining   bool
 	seq        uint64
 
+	qlist       *probe.QList // last parsed qlist line; nil after an unparsed answer
+	maintenance bool
+	maintSource string
+
 	snap *Snapshot
 }
 
@@ -76,8 +80,11 @@ func (m *Machine) Observe(now time.Time, results ...probe.Result) *Snapshot {
 			Reason: r.Reason, Latency: r.Latency, At: now,
 		}
 		m.seen[idx] = true
-		if r.Probe == probe.MirrorStatusName {
+		switch r.Probe {
+		case probe.MirrorStatusName:
 			role = r
+		case probe.QListName:
+			m.qlist = r.QList
 		}
 	}
 	m.lastResult = now
@@ -102,6 +109,16 @@ func (m *Machine) Tick(now time.Time) (*Snapshot, bool) {
 // Drain marks the agent as shutting down: nothing is routable from now on.
 func (m *Machine) Drain(now time.Time) *Snapshot {
 	m.draining = true
+	return m.publish(now)
+}
+
+// SetMaintenance takes the member out (on) or puts it back, with the
+// source (such as "drain file /etc/...") shown in /status.
+func (m *Machine) SetMaintenance(now time.Time, on bool, source string) *Snapshot {
+	m.maintenance, m.maintSource = on, source
+	if !on {
+		m.maintSource = ""
+	}
 	return m.publish(now)
 }
 
@@ -167,6 +184,9 @@ func (m *Machine) publish(now time.Time) *Snapshot {
 		Fresh:      !m.stale,
 		Draining:   m.draining,
 		Probes:     append([]ProbeState(nil), m.last...),
+
+		Maintenance:       m.maintenance,
+		MaintenanceSource: m.maintSource,
 	}
 	probesOK := true
 	serverOK := true
@@ -184,16 +204,55 @@ func (m *Machine) publish(now time.Time) *Snapshot {
 			}
 		}
 	}
-	s.Routable = !s.Draining && s.Fresh && s.Role == Primary && probesOK
+	m.crossCheck(s)
+	s.Routable = !s.Draining && !s.Maintenance && s.Fresh && s.Role == Primary && probesOK && s.Conflict == ""
 	s.Healthy = !s.Draining && s.Fresh && (s.Role == Primary || s.Role == Standby) && serverOK
-	// A primary whose last probe failed keeps its role (Fall damps it) but
+	// A member whose last probe failed keeps its role (Fall damps it) but
 	// is not routable; say which probe is at fault.
-	if s.Role == Primary && !probesOK && firstBad != nil && firstBad.Name != probe.MirrorStatusName {
+	if (s.Role == Primary || s.Role == Standby) && firstBad != nil && firstBad.Name != probe.MirrorStatusName {
 		s.Reason = firstBad.Reason
+	}
+	if s.Conflict != "" && (firstBad == nil || firstBad.Name == probe.MirrorStatusName) {
+		s.Reason = "qlist and mirror_status disagree: " + s.Conflict
+	}
+	if s.Maintenance {
+		s.Reason = ReasonMaintenance + " (" + m.maintSource + ")"
 	}
 	if s.Draining {
 		s.Reason = "shutting down"
 	}
 	m.snap = s
 	return s
+}
+
+// crossCheck fills the qlist view of s and notes where qlist and
+// mirror_status disagree on the primary. Either source alone can be
+// wrong for a moment (a takeover in progress, a gateway pointed at the
+// wrong member), so a disagreement is never routable.
+func (m *Machine) crossCheck(s *Snapshot) {
+	qi := m.index(probe.QListName)
+	if qi < 0 || !m.seen[qi] || m.qlist == nil {
+		return
+	}
+	s.Instance = m.qlist
+	s.Mirror = MirrorOf(m.qlist)
+	if !s.Probes[qi].Healthy {
+		return // qlist's own failure already makes the member unroutable
+	}
+	switch {
+	case s.Role == Primary && s.Mirror != MirrorPrimary:
+		s.Conflict = "mirror_status says primary, qlist says " + mirrorText(m.qlist)
+	case s.Role == Standby && s.Mirror == MirrorPrimary:
+		s.Conflict = "mirror_status says not primary, qlist says " + mirrorText(m.qlist)
+	}
+}
+
+func mirrorText(q *probe.QList) string {
+	switch {
+	case q.MemberType == "":
+		return "not a mirror member"
+	case q.MirrorStatus == "":
+		return q.MemberType + " member without a mirror status"
+	}
+	return q.MemberType + " " + q.MirrorStatus
 }

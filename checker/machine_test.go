@@ -230,3 +230,183 @@ func TestParseCheck(t *testing.T) {
 		t.Error("ParseCheck is exact; callers lower-case")
 	}
 }
+
+// The qlist view: a third probe beside mirror_status and the SuperServer.
+var qlistSpecs = append(append([]ProbeSpec(nil), specs...), ProbeSpec{Name: probe.QListName, Target: "iris qlist IRIS"})
+
+func newQListMachine() (*Machine, *clock) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	return New(Config{Rise: 1, Fall: 3, StaleAfter: 3 * time.Second}, qlistSpecs, c.now()), c
+}
+
+// ql builds a qlist result from its member type, mirror status, status and
+// state, classified as the probe does.
+func ql(memberType, mirrorStatus, status, state string) probe.Result {
+	q := probe.QList{Instance: "IRIS", Status: status, State: state, MemberType: memberType, MirrorStatus: mirrorStatus}
+	out, reason := q.Classify()
+	return probe.Result{Probe: probe.QListName, Outcome: out, Reason: reason, QList: &q}
+}
+
+const running = "running, since Tue Nov 25 09:12:44 2026"
+
+func passing(s *Snapshot) []string {
+	var out []string
+	for _, c := range Checks() {
+		if s.Evaluate(c).OK {
+			out = append(out, c.String())
+		}
+	}
+	return out
+}
+
+func TestQListRoles(t *testing.T) {
+	cases := []struct {
+		name   string
+		ms     probe.Outcome
+		q      probe.Result
+		mirror Mirror
+		pass   string // checks that pass, in Checks() order
+	}{
+		{"primary", probe.Primary, ql("Failover", "Primary", running, "ok"), MirrorPrimary, "primary health live"},
+		{"primary in warn", probe.Primary, ql("Failover", "Primary", running, "warn"), MirrorPrimary, "primary health live"},
+		{"backup", probe.NotPrimary, ql("Failover", "Backup", running, "ok"), MirrorBackup, "standby health live backup"},
+		{"dr async", probe.NotPrimary, ql("Disaster Recovery", "Connected", running, "ok"), MirrorAsync, "standby health live async"},
+		{"reporting async", probe.NotPrimary, ql("Read-Only Reporting", "Synchronizing", running, "ok"), MirrorAsync, "standby health live async"},
+		{"connected, old version without member type", probe.NotPrimary, ql("", "Connected", running, "ok"), MirrorAsync, "standby health live async"},
+		{"failover synchronizing", probe.NotPrimary, ql("Failover", "Synchronizing", running, "ok"), MirrorInactive, "standby health live"},
+		{"transition", probe.NotPrimary, ql("Failover", "Transition", running, "ok"), MirrorTransition, "health live"},
+		{"transition, sign-on inhibited", probe.NotPrimary, ql("Failover", "Transition", "sign-on inhibited:primary transition", "warn"), MirrorTransition, "live"},
+		{"hung", probe.NotPrimary, ql("Failover", "Backup", running, "hung"), MirrorBackup, "live"},
+		{"not mirrored", probe.NotPrimary, ql("", "", running, "ok"), MirrorNone, "health live"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, c := newQListMachine()
+			s := m.Observe(c.advance(time.Second), ms(tc.ms), ss(true), tc.q)
+			if s.Mirror != tc.mirror {
+				t.Errorf("mirror %q, want %q", s.Mirror, tc.mirror)
+			}
+			if got := strings.Join(passing(s), " "); got != tc.pass {
+				t.Errorf("passing %q, want %q (reason %q)", got, tc.pass, s.Reason)
+			}
+			if s.Instance == nil || s.Instance.MirrorStatus != tc.q.QList.MirrorStatus {
+				t.Errorf("instance not in the snapshot: %+v", s.Instance)
+			}
+			if s.Conflict != "" {
+				t.Errorf("no conflict expected: %q", s.Conflict)
+			}
+		})
+	}
+}
+
+func TestWithoutQListBackupAndAsyncAreUnknown(t *testing.T) {
+	m, c := newMachine(2, 3)
+	s := m.Observe(c.advance(time.Second), ms(probe.NotPrimary), ss(true))
+	if !s.Evaluate(CheckStandby).OK {
+		t.Fatal("standby must keep its meaning without qlist")
+	}
+	for _, ck := range []Check{CheckBackup, CheckAsync} {
+		if v := s.Evaluate(ck); v.OK || !strings.Contains(v.Reason, "--qlist-instance") {
+			t.Errorf("%s without qlist: %+v", ck, v)
+		}
+	}
+}
+
+func TestQListDisagreementFailsSafe(t *testing.T) {
+	m, c := newQListMachine()
+	// mirror_status says primary, qlist says backup: not routable.
+	s := m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Backup", running, "ok"))
+	if s.Role != Primary || s.Routable || s.Evaluate(CheckPrimary).OK {
+		t.Fatalf("disagreement routable: %+v", s)
+	}
+	if !strings.Contains(s.Conflict, "qlist says Failover Backup") || !strings.Contains(s.Reason, "disagree") {
+		t.Errorf("conflict %q reason %q", s.Conflict, s.Reason)
+	}
+	if v := s.Evaluate(CheckPrimary); !strings.Contains(v.Reason, "disagree") {
+		t.Errorf("primary verdict reason %q", v.Reason)
+	}
+	// mirror_status says not primary, qlist says primary: not a standby either.
+	s = m.Observe(c.advance(time.Second), ms(probe.NotPrimary), ss(true), ql("Failover", "Primary", running, "ok"))
+	if s.Conflict == "" || len(passing(s)) != 2 { // health and live only
+		t.Fatalf("reverse disagreement: conflict %q passing %v", s.Conflict, passing(s))
+	}
+	// Both agree again: routable at once.
+	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
+	if !s.Routable || s.Conflict != "" {
+		t.Fatalf("agreement: %+v", s)
+	}
+}
+
+func TestQListFailureMakesPrimaryUnroutable(t *testing.T) {
+	m, c := newQListMachine()
+	m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
+	hang := probe.Result{Probe: probe.QListName, Outcome: probe.Error, Reason: "qlist timeout"}
+	s := m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), hang)
+	if s.Routable || s.Reason != "qlist timeout" || s.Mirror != MirrorUnknown {
+		t.Fatalf("qlist hang: %+v", s)
+	}
+	// A qlist line that says hung, while mirror_status still answers.
+	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "hung"))
+	if s.Routable || !strings.Contains(s.Reason, "instance hung") || s.Healthy {
+		t.Fatalf("hung: %+v", s)
+	}
+	// Before the first qlist answer the member is not routable (fail closed).
+	m2, c2 := newQListMachine()
+	s = m2.Observe(c2.advance(time.Second), ms(probe.Primary), ss(true))
+	if s.Routable {
+		t.Fatal("routable before qlist answered")
+	}
+}
+
+func TestMaintenance(t *testing.T) {
+	m, c := newQListMachine()
+	m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
+	s := m.SetMaintenance(c.advance(time.Millisecond), true, "drain file /tmp/x")
+	if s.Routable || !s.Maintenance || s.Role != Primary {
+		t.Fatalf("maintenance: %+v", s)
+	}
+	for _, ck := range Checks() {
+		v := s.Evaluate(ck)
+		if ck == CheckLive {
+			if !v.OK {
+				t.Error("live must pass in maintenance: the agent works")
+			}
+			continue
+		}
+		if v.OK || v.Reason != ReasonMaintenance || !v.Maintenance {
+			t.Errorf("%s in maintenance: %+v", ck, v)
+		}
+	}
+	if !strings.Contains(s.Reason, "drain file /tmp/x") || s.MaintenanceSource != "drain file /tmp/x" {
+		t.Errorf("reason %q source %q", s.Reason, s.MaintenanceSource)
+	}
+	// Results keep it in maintenance; switching off restores at once.
+	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
+	if s.Routable {
+		t.Fatal("a probe round ended maintenance")
+	}
+	s = m.SetMaintenance(c.advance(time.Millisecond), false, "")
+	if !s.Routable || s.Maintenance || s.MaintenanceSource != "" {
+		t.Fatalf("after maintenance: %+v", s)
+	}
+	// Shutting down wins over maintenance.
+	m.SetMaintenance(c.advance(time.Millisecond), true, "admin socket")
+	s = m.Drain(c.advance(time.Millisecond))
+	if v := s.Evaluate(CheckPrimary); v.Reason != "shutting down" || v.Maintenance {
+		t.Errorf("drain in maintenance: %+v", v)
+	}
+}
+
+func TestChecksNamesRoundTrip(t *testing.T) {
+	if len(Checks()) != NumChecks {
+		t.Fatalf("%d checks, NumChecks %d", len(Checks()), NumChecks)
+	}
+	for _, name := range []string{"backup", "async"} {
+		if _, ok := ParseCheck(name); !ok {
+			t.Errorf("%s is not a check", name)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseCheck("async") }); n != 0 {
+		t.Errorf("ParseCheck allocates %v times", n)
+	}
+}

@@ -174,10 +174,17 @@ func envError(cfg any, settings []Setting, envMap map[string]string, err error) 
 // flagError rewrites the flag package's message into our one-line form.
 func flagError(settings []Setting, err error) error {
 	msg := err.Error()
-	// flag: `invalid value "x" for flag -interval: <why>`
-	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+	// flag: `invalid value "x" for flag -interval: <why>`, and for a bool
+	// given with '=': `invalid boolean value "x" for -direct: <why>`
+	rest, ok := strings.CutPrefix(msg, "invalid value ")
+	marker := " for flag -"
+	if !ok {
+		rest, ok = strings.CutPrefix(msg, "invalid boolean value ")
+		marker = " for -"
+	}
+	if ok {
 		for _, s := range settings {
-			marker := " for flag -" + s.Flag + ": "
+			marker := marker + s.Flag + ": "
 			if i := strings.Index(rest, marker); i > 0 {
 				val, uerr := strconv.Unquote(rest[:i])
 				if uerr != nil {
@@ -188,9 +195,12 @@ func flagError(settings []Setting, err error) error {
 		}
 	}
 	if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return fmt.Errorf("unknown flag %s (see --help)", rest)
+		return fmt.Errorf("unknown flag %q (see --help)", rest)
 	}
-	return err
+	// The flag package quotes nothing in its other messages ("bad flag
+	// syntax: ---x"); an argument can hold a line break.
+	q := strconv.QuoteToASCII(msg)
+	return errors.New(q[1 : len(q)-1])
 }
 
 // cleanParseErr gives env parse errors the same words as flag ones.

@@ -18,8 +18,15 @@ type Check struct {
 	Direct             bool          `env:"CHECK_DIRECT" envDefault:"false" flag:"direct" help:"probe IRIS itself instead of asking an agent (implied by --mirror-status-url or --superserver)"`
 	MirrorStatusURL    string        `env:"MIRROR_STATUS_URL" envDefault:"http://127.0.0.1:52773/csp/mirror_status.cxw" flag:"mirror-status-url" help:"direct mode: the member's mirror_status.cxw URL"`
 	SuperServer        string        `env:"SUPERSERVER" envDefault:"127.0.0.1:1972" flag:"superserver" help:"direct mode: SuperServer host:port (empty skips it)"`
-	CAFile             string        `env:"CA_FILE" flag:"ca-file" help:"direct mode: PEM CA bundle for an https mirror-status URL"`
-	InsecureSkipVerify bool          `env:"INSECURE_SKIP_VERIFY" envDefault:"false" flag:"insecure-skip-verify" help:"direct mode: do not verify the mirror-status certificate"`
+	CAFile             string        `env:"CA_FILE" flag:"ca-file" help:"PEM CA bundle for an https URL (the agent's, or the mirror-status one in direct mode)"`
+	InsecureSkipVerify bool          `env:"INSECURE_SKIP_VERIFY" envDefault:"false" flag:"insecure-skip-verify" help:"do not verify the certificate of an https URL"`
+	ClientCertFile     string        `env:"CHECK_CLIENT_CERT_FILE" flag:"client-cert-file" help:"PEM client certificate, for an agent started with --tls-client-ca-file"`
+	ClientKeyFile      string        `env:"CHECK_CLIENT_KEY_FILE" flag:"client-key-file" help:"PEM private key of --client-cert-file"`
+}
+
+// TLS is the client TLS the check uses for an https URL.
+func (c *Check) TLS() probe.TLSOptions {
+	return probe.TLSOptions{CAFile: c.CAFile, InsecureSkipVerify: c.InsecureSkipVerify, CertFile: c.ClientCertFile, KeyFile: c.ClientKeyFile}
 }
 
 // CheckSynopsis is the help paragraph of check.
@@ -47,6 +54,9 @@ func LoadCheck(args, environ []string, help io.Writer) (*Check, error) {
 	if cfg.Timeout <= 0 || cfg.Timeout > time.Minute {
 		return nil, &Error{Flag: "timeout", Env: Prefix + "CHECK_TIMEOUT", Value: cfg.Timeout.String(), Err: errors.New("must be between 1ms and 1m")}
 	}
+	if err := checkClientTLS(cfg.CAFile, Prefix+"CA_FILE", cfg.ClientCertFile, Prefix+"CHECK_CLIENT_CERT_FILE", cfg.ClientKeyFile, Prefix+"CHECK_CLIENT_KEY_FILE"); err != nil {
+		return nil, err
+	}
 	if cfg.Direct {
 		if _, err := probe.ParseHTTPURL(cfg.MirrorStatusURL); err != nil {
 			return nil, bad("mirror-status-url", redactedURL(cfg.MirrorStatusURL), err.Error())
@@ -70,6 +80,20 @@ type Healthcheck struct {
 	URL        string        `env:"HEALTHCHECK_URL" flag:"url" help:"agent base URL (default: 127.0.0.1 on the port of MIRROR_AGENT_HTTP_LISTEN)"`
 	Timeout    time.Duration `env:"HEALTHCHECK_TIMEOUT" envDefault:"2s" flag:"timeout" help:"give up after this long"`
 	HTTPListen string        `env:"HTTP_LISTEN" envDefault:":9797"` // serve's listen address, to find the agent
+
+	CAFile         string `env:"HEALTHCHECK_CA_FILE" flag:"ca-file" help:"PEM CA bundle for an https --url"`
+	ClientCertFile string `env:"HEALTHCHECK_CLIENT_CERT_FILE" flag:"client-cert-file" help:"PEM client certificate, for an agent started with --tls-client-ca-file"`
+	ClientKeyFile  string `env:"HEALTHCHECK_CLIENT_KEY_FILE" flag:"client-key-file" help:"PEM private key of --client-cert-file"`
+	ServeTLSCert   string `env:"TLS_CERT_FILE"` // serve's certificate: the local agent speaks HTTPS and is pinned to it
+
+	pinFile string
+}
+
+// TLS is the client TLS the healthcheck uses: the CA file if given, else,
+// when it found the local agent itself and that agent serves HTTPS, the
+// agent's own certificate pinned.
+func (c *Healthcheck) TLS() probe.TLSOptions {
+	return probe.TLSOptions{CAFile: c.CAFile, CertFile: c.ClientCertFile, KeyFile: c.ClientKeyFile, PinFile: c.pinFile}
 }
 
 // HealthcheckSynopsis is the help paragraph of healthcheck.
@@ -106,7 +130,22 @@ func LoadHealthcheck(args, environ []string, help io.Writer) (*Healthcheck, erro
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "127.0.0.1"
 		}
-		cfg.URL = "http://" + net.JoinHostPort(host, port)
+		scheme := "http"
+		if cfg.ServeTLSCert != "" {
+			scheme = "https"
+			if cfg.CAFile == "" {
+				cfg.pinFile = cfg.ServeTLSCert
+			}
+		}
+		cfg.URL = scheme + "://" + net.JoinHostPort(host, port)
+	}
+	if err := checkClientTLS(cfg.CAFile, Prefix+"HEALTHCHECK_CA_FILE", cfg.ClientCertFile, Prefix+"HEALTHCHECK_CLIENT_CERT_FILE", cfg.ClientKeyFile, Prefix+"HEALTHCHECK_CLIENT_KEY_FILE"); err != nil {
+		return nil, err
+	}
+	if cfg.pinFile != "" {
+		if err := checkCertFile(cfg.pinFile); err != nil {
+			return nil, &Error{Flag: "tls-cert-file", Env: Prefix + "TLS_CERT_FILE", Value: cfg.pinFile, FromEnv: true, Err: err}
+		}
 	}
 	u, err := probe.ParseHTTPURL(cfg.URL)
 	if err != nil {

@@ -87,15 +87,7 @@ func TestBadServeSettings(t *testing.T) {
 		{[]string{"extra"}, nil, "unexpected argument"},
 	}
 	for _, tc := range cases {
-		_, err := LoadServe(tc.args, tc.env, &bytes.Buffer{})
-		if err == nil {
-			t.Errorf("%v %v: accepted", tc.args, tc.env)
-			continue
-		}
-		msg := err.Error()
-		if !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
-			t.Errorf("%v %v: %q, want one line containing %q", tc.args, tc.env, msg, tc.want)
-		}
+		expectBadServe(t, tc.args, tc.env, tc.want)
 	}
 }
 
@@ -166,5 +158,93 @@ func TestCheckAndHealthcheckSettings(t *testing.T) {
 	}
 	if _, err := LoadHealthcheck([]string{"--endpoint", "standby"}, nil, &bytes.Buffer{}); err == nil {
 		t.Fatal("bad endpoint accepted")
+	}
+}
+
+func TestGateSettings(t *testing.T) {
+	cfg, err := LoadServe([]string{
+		"--gate", ":52774=127.0.0.1:52773", "--gate", "10.0.0.5:1973=127.0.0.1:1972,:52775=127.0.0.1:52773",
+		"--gate-role", ":52775=standby", "--gate-drain", "5s",
+	}, []string{"MIRROR_AGENT_GATES=:1=h:2"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := cfg.GateSpecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []GateSpec{
+		{":52774", "127.0.0.1:52773", GateRolePrimary},
+		{"10.0.0.5:1973", "127.0.0.1:1972", GateRolePrimary},
+		{":52775", "127.0.0.1:52773", GateRoleStandby},
+	}
+	if len(specs) != len(want) {
+		t.Fatalf("specs %+v", specs)
+	}
+	for i := range want {
+		if specs[i] != want[i] {
+			t.Errorf("gate %d: %+v, want %+v", i, specs[i], want[i])
+		}
+	}
+	if cfg.GateDrain != 5*time.Second || cfg.GateConnectTimeout != time.Second || cfg.GateMaxSessions != 4096 {
+		t.Errorf("gate timing settings %+v", cfg)
+	}
+	cfg, err = LoadServe(nil, []string{"MIRROR_AGENT_GATES=:52774=127.0.0.1:52773, :1973=127.0.0.1:1972", "MIRROR_AGENT_GATE_ROLES=:1973=standby"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if specs, _ := cfg.GateSpecs(); len(specs) != 2 || specs[1].Role != GateRoleStandby {
+		t.Fatalf("from env: %+v", specs)
+	}
+	if cfg, _ := LoadServe(nil, nil, &bytes.Buffer{}); len(cfg.Gates) != 0 {
+		t.Fatalf("no gate by default: %q", cfg.Gates)
+	}
+}
+
+func TestBadGateSettings(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"--gate", "52774"}, nil, `invalid --gate "52774" (env MIRROR_AGENT_GATES): want LISTEN=TARGET`},
+		{nil, []string{"MIRROR_AGENT_GATES=:52774"}, `invalid --gate ":52774" (env MIRROR_AGENT_GATES)`},
+		{[]string{"--gate", ":52774="}, nil, "want LISTEN=TARGET"},
+		{[]string{"--gate", "52774=127.0.0.1:52773"}, nil, "LISTEN: want [host]:port"},
+		{[]string{"--gate", ":0=127.0.0.1:52773"}, nil, "fixed port"},
+		{[]string{"--gate", ":99999=127.0.0.1:52773"}, nil, "LISTEN: bad port"},
+		{[]string{"--gate", ":52774=:52773"}, nil, "TARGET: host is empty"},
+		{[]string{"--gate", ":52774=127.0.0.1"}, nil, "TARGET: want host:port"},
+		{[]string{"--gate", ":52774=127.0.0.1:0"}, nil, "TARGET: bad port"},
+		{[]string{"--gate", ":52774=a:1", "--gate", "127.0.0.1:52774=b:1"}, nil, "listens where the gate :52774 does"},
+		{[]string{"--gate", ":9797=a:1"}, nil, "listens where --http-listen does"},
+		{[]string{"--gate", "127.0.0.1:9798=a:1"}, nil, "listens where --agent-listen does"},
+		{[]string{"--gate", ":52773=127.0.0.1:52773"}, nil, "forwards to itself"},
+		{[]string{"--gate-role", ":52774=standby"}, nil, `invalid --gate-role ":52774=standby" (env MIRROR_AGENT_GATE_ROLES): no --gate listens on ":52774"`},
+		{[]string{"--gate", ":52774=a:1", "--gate-role", ":52774=replica"}, nil, "role must be primary or standby"},
+		{[]string{"--gate", ":52774=a:1", "--gate-role", ":52774"}, nil, "want LISTEN=ROLE"},
+		{[]string{"--gate", ":52774=a:1", "--gate-role", ":52774=standby", "--gate-role", ":52774=primary"}, nil, "given twice"},
+		{[]string{"--gate-drain", "-1s"}, nil, "--gate-drain"},
+		{[]string{"--gate-drain", "2h"}, nil, "--gate-drain"},
+		{nil, []string{"MIRROR_AGENT_GATE_DRAIN=soon"}, "MIRROR_AGENT_GATE_DRAIN"},
+		{[]string{"--gate-connect-timeout", "0s"}, nil, "--gate-connect-timeout"},
+		{[]string{"--gate-max-sessions", "0"}, nil, "--gate-max-sessions"},
+	}
+	for _, tc := range cases {
+		expectBadServe(t, tc.args, tc.env, tc.want)
+	}
+}
+
+// expectBadServe wants serve's settings rejected in one line holding want.
+func expectBadServe(t *testing.T, args, env []string, want string) {
+	t.Helper()
+	_, err := LoadServe(args, env, &bytes.Buffer{})
+	if err == nil {
+		t.Errorf("%v %v: accepted", args, env)
+		return
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+		t.Errorf("%v %v: %q, want one line containing %q", args, env, msg, want)
 	}
 }

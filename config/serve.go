@@ -28,6 +28,29 @@ type Serve struct {
 	ShutdownDelay      time.Duration `env:"SHUTDOWN_DELAY" envDefault:"2s" flag:"shutdown-delay" help:"on SIGTERM, answer 'down #shutting down' this long before closing"`
 	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info" flag:"log-level" help:"debug, info, warn or error"`
 	LogFormat          string        `env:"LOG_FORMAT" envDefault:"auto" flag:"log-format" help:"json, console, or auto (console on a terminal, else json)"`
+
+	// TLS on the HTTP listener (see tls.go).
+	TLSCertFile     string `env:"TLS_CERT_FILE" flag:"tls-cert-file" help:"PEM certificate (chain) to serve HTTPS on --http-listen; reloaded on SIGHUP"`
+	TLSKeyFile      string `env:"TLS_KEY_FILE" flag:"tls-key-file" help:"PEM private key of --tls-cert-file"`
+	TLSClientCAFile string `env:"TLS_CLIENT_CA_FILE" flag:"tls-client-ca-file" help:"PEM CA bundle: require and verify client certificates on HTTPS"`
+
+	// Operations: iris qlist, metrics, maintenance, hooks, pokes (see serve_ops.go).
+	QListInstance   string        `env:"QLIST_INSTANCE" flag:"qlist-instance" help:"IRIS instance name: run 'iris qlist NAME' each round for backup/async roles and a cross-check (empty disables)"`
+	IrisBin         string        `env:"IRIS_BIN" envDefault:"iris" flag:"iris-bin" help:"the iris launcher run for --qlist-instance"`
+	Metrics         bool          `env:"METRICS" envDefault:"true" flag:"metrics" help:"serve Prometheus metrics at /metrics on the HTTP listener"`
+	DrainFile       string        `env:"DRAIN_FILE" flag:"drain-file" help:"while this file exists the member is in maintenance: every check but live fails (checked each round)"`
+	AdminSocket     string        `env:"ADMIN_SOCKET" flag:"admin-socket" help:"unix socket for local admin commands (poke, maintenance); empty disables"`
+	AdminSocketMode string        `env:"ADMIN_SOCKET_MODE" envDefault:"0600" flag:"admin-socket-mode" help:"permissions of the admin socket: 0600, or 0660 to let a group (such as IRIS's) use it"`
+	PokeMinInterval time.Duration `env:"POKE_MIN_INTERVAL" envDefault:"200ms" flag:"poke-min-interval" help:"a poke starts a probe round no sooner than this after the previous round"`
+	OnChange        string        `env:"ON_CHANGE" flag:"on-change" help:"program (and arguments, split on spaces, no shell) run on every role change"`
+	OnChangeTimeout time.Duration `env:"ON_CHANGE_TIMEOUT" envDefault:"10s" flag:"on-change-timeout" help:"kill the on-change program after this long"`
+
+	// Gates (see gates.go).
+	Gates              []string      `env:"GATES" envSeparator:"," flag:"gate" help:"LISTEN=TARGET: forward LISTEN to TARGET while this member is primary, refuse otherwise (repeatable), e.g. :52774=127.0.0.1:52773"`
+	GateRoles          []string      `env:"GATE_ROLES" envSeparator:"," flag:"gate-role" help:"LISTEN=standby: open the gate on LISTEN while the member is a healthy standby instead (repeatable)"`
+	GateDrain          time.Duration `env:"GATE_DRAIN" envDefault:"0s" flag:"gate-drain" help:"when a gate closes, let its sessions run this long (0: cut them at once); new connections are refused at once"`
+	GateConnectTimeout time.Duration `env:"GATE_CONNECT_TIMEOUT" envDefault:"1s" flag:"gate-connect-timeout" help:"a gate's connect timeout to its TARGET"`
+	GateMaxSessions    int           `env:"GATE_MAX_SESSIONS" envDefault:"4096" flag:"gate-max-sessions" help:"concurrent sessions per gate; beyond, new connections are reset"`
 }
 
 // ServeSynopsis is the one-paragraph help of serve.
@@ -71,8 +94,8 @@ func (c *Serve) Validate() error {
 		return bad("mirror-status-url", redactedURL(c.MirrorStatusURL), err.Error())
 	}
 	if c.CAFile != "" {
-		if _, err := os.Stat(c.CAFile); err != nil {
-			return bad("ca-file", c.CAFile, "cannot read: "+errors.Unwrap(err).Error())
+		if err := checkCAFile(c.CAFile); err != nil {
+			return bad("ca-file", c.CAFile, err.Error())
 		}
 	}
 	if c.SuperServer != "" {
@@ -117,6 +140,12 @@ func (c *Serve) Validate() error {
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
 		return bad("shutdown-delay", c.ShutdownDelay, "must be between 0s and 5m")
 	}
+	if err := c.validateTLS(bad); err != nil {
+		return err
+	}
+	if err := c.validateGates(); err != nil {
+		return err
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -127,7 +156,7 @@ func (c *Serve) Validate() error {
 	default:
 		return bad("log-format", c.LogFormat, "must be json, console or auto")
 	}
-	return nil
+	return c.validateOps(bad)
 }
 
 // StaleAfter is how long without a finished probe round makes the role

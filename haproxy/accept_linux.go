@@ -98,9 +98,13 @@ func (s *AgentServer) answerFD(fd int, buf []byte) {
 	if err != nil || n < 0 {
 		n = 0
 	}
+	reply, c, ok, known := s.answer(buf[:n])
+	if s.Counter != nil {
+		s.Counter.CountAgentCheck(c, ok, known)
+	}
 	// A fresh socket's send buffer takes a short line at once; EPIPE or
 	// ECONNRESET means haproxy already gave up, and there is nothing to do.
-	_, _ = syscall.Write(fd, s.Answer(buf[:n]))
+	_, _ = syscall.Write(fd, reply)
 	_ = syscall.Close(fd)
 	s.answers.Add(1)
 }

@@ -27,15 +27,26 @@ type AgentServer struct {
 	Logger   zerolog.Logger
 	// Acceptors is how many goroutines accept in parallel (default GOMAXPROCS).
 	Acceptors int
+	// Counter, if set, is told about every check answered.
+	Counter Counter
 
 	cache   atomic.Pointer[agentReplies]
 	answers atomic.Uint64
+}
+
+// Counter counts answers for the metrics. It runs on every check, so it
+// must not block or allocate (an atomic add).
+type Counter interface {
+	// CountAgentCheck counts one answer; known is false when haproxy sent
+	// a word that names no check.
+	CountAgentCheck(c checker.Check, ok, known bool)
 }
 
 // agentReplies holds the rendered line of every check for one snapshot.
 type agentReplies struct {
 	snap  *checker.Snapshot
 	lines [][]byte // indexed by checker.Check
+	ok    []bool   // indexed by checker.Check
 }
 
 // Answers is the number of checks answered since start.
@@ -51,9 +62,10 @@ func (s *AgentServer) replies() *agentReplies {
 		return r
 	}
 	checks := checker.Checks()
-	r = &agentReplies{snap: snap, lines: make([][]byte, len(checks))}
+	r = &agentReplies{snap: snap, lines: make([][]byte, len(checks)), ok: make([]bool, len(checks))}
 	for _, c := range checks {
-		r.lines[c] = Reply(snap.Evaluate(c))
+		v := snap.Evaluate(c)
+		r.lines[c], r.ok[c] = Reply(v), v.OK
 	}
 	s.cache.Store(r)
 	return r
@@ -61,11 +73,17 @@ func (s *AgentServer) replies() *agentReplies {
 
 // Answer returns the reply line for what the client sent.
 func (s *AgentServer) Answer(sent []byte) []byte {
-	c, word, ok := ParseSend(sent)
-	if !ok {
-		return Down("unknown check " + word)
+	line, _, _, _ := s.answer(sent)
+	return line
+}
+
+func (s *AgentServer) answer(sent []byte) (line []byte, c checker.Check, ok, known bool) {
+	c, word, known := ParseSend(sent)
+	if !known {
+		return Down("unknown check " + word), c, false, false
 	}
-	return s.replies().lines[c]
+	r := s.replies()
+	return r.lines[c], c, r.ok[c], true
 }
 
 // Serve accepts on ln until ctx is done or ln fails. Serve owns ln: cancel
@@ -140,7 +158,10 @@ func (s *AgentServer) backOff(delay *time.Duration, err error) {
 func (s *AgentServer) handle(conn net.Conn, buf []byte) {
 	defer conn.Close()
 	n := readBuffered(conn, buf)
-	reply := s.Answer(buf[:n])
+	reply, c, ok, known := s.answer(buf[:n])
+	if s.Counter != nil {
+		s.Counter.CountAgentCheck(c, ok, known)
+	}
 	// A fresh socket's send buffer takes a short line at once; the deadline
 	// only guards against the impossible.
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))

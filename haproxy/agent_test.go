@@ -12,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/irismirror/iris-mirror-agent/checker"
-	"github.com/irismirror/iris-mirror-agent/internal/agentload"
 	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
@@ -36,18 +35,18 @@ func TestReplyGolden(t *testing.T) {
 		{primary, "", "up ready 100%\n"},
 		{primary, "primary\n", "up ready 100%\n"},
 		{primary, "PRIMARY\r\n", "up ready 100%\n"},
-		{primary, "standby\n", "down #role primary: mirror_status 200 SUCCESS\n"},
+		{primary, "standby\n", "down ready #role primary: mirror_status 200 SUCCESS\n"},
 		{primary, "health\n", "up ready 100%\n"},
-		{standby, "", "down #role standby: mirror_status 503 FAILED\n"},
+		{standby, "", "down ready #role standby: mirror_status 503 FAILED\n"},
 		{standby, "standby\n", "up ready 100%\n"},
 		{standby, " standby , extra\n", "up ready 100%\n"},
 		{standby, "health\nprimary\n", "up ready 100%\n"},
-		{down, "", "down #role down: mirror_status timeout (1 in a row)\n"},
+		{down, "", "down ready #role down: mirror_status timeout (1 in a row)\n"},
 		{down, "live\n", "up ready 100%\n"},
-		{primary, "bogus\n", "down #unknown check bogus\n"},
-		{primary, "\x00\xff\x1b[2J\n", "down #unknown check ???[2J\n"},
-		{primary, "#\n", "down #unknown check #\n"},
-		{primary, strings.Repeat("A", 500), "down #unknown check " + strings.Repeat("A", 32) + "\n"},
+		{primary, "bogus\n", "down ready #unknown check bogus\n"},
+		{primary, "\x00\xff\x1b[2J\n", "down ready #unknown check ???[2J\n"},
+		{primary, "#\n", "down ready #unknown check #\n"},
+		{primary, strings.Repeat("A", 500), "down ready #unknown check " + strings.Repeat("A", 32) + "\n"},
 	}
 	for _, tc := range cases {
 		s := &AgentServer{Snapshot: func() *checker.Snapshot { return tc.snap }}
@@ -59,10 +58,10 @@ func TestReplyGolden(t *testing.T) {
 
 func TestDownSanitises(t *testing.T) {
 	got := string(Down("line1\nline2\r#x\x00" + strings.Repeat("y", 500)))
-	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || !strings.HasPrefix(got, "down #") {
+	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || !strings.HasPrefix(got, "down ready #") {
 		t.Fatalf("not one line: %q", got)
 	}
-	if len(got) > len("down #")+maxReason+1 {
+	if len(got) > len("down ready #")+maxReason+1 {
 		t.Fatalf("too long: %d", len(got))
 	}
 }
@@ -125,7 +124,7 @@ func TestServeWithSendAndAbruptClients(t *testing.T) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	b, _ := io.ReadAll(c)
-	if string(b) != "down #role standby: mirror_status 503 FAILED\n" {
+	if string(b) != "down ready #role standby: mirror_status 503 FAILED\n" {
 		t.Fatalf("default check for a standby: %q", b)
 	}
 }
@@ -141,9 +140,9 @@ func TestHandleReadsQueuedSend(t *testing.T) {
 	s := &AgentServer{Snapshot: func() *checker.Snapshot { return snapshot(probe.NotPrimary, "mirror_status 503 FAILED") }}
 	for send, want := range map[string]string{
 		"standby\n": "up ready 100%\n",
-		"primary\n": "down #role standby: mirror_status 503 FAILED\n",
+		"primary\n": "down ready #role standby: mirror_status 503 FAILED\n",
 		"health\n":  "up ready 100%\n",
-		"nope\n":    "down #unknown check nope\n",
+		"nope\n":    "down ready #unknown check nope\n",
 	} {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
@@ -190,12 +189,13 @@ func TestServeBothAcceptPaths(t *testing.T) {
 			s := &AgentServer{Snapshot: func() *checker.Snapshot { return snap }, Logger: zerolog.Nop()}
 			done := make(chan error, 1)
 			go func() { done <- s.Serve(ctx, wrap(ln)) }()
+			notPrimary := string(Down("role standby: mirror_status 503 FAILED"))
 			checks := map[string]string{
-				"":          "down #role standby: mirror_status 503 FAILED\n",
-				"primary\n": "down #role standby: mirror_status 503 FAILED\n",
-				"standby\n": "up ready 100%\n",
-				"Health\n":  "up ready 100%\n",
-				"nope\n":    "down #unknown check nope\n",
+				"":          notPrimary,
+				"primary\n": notPrimary,
+				"standby\n": ReplyUp,
+				"Health\n":  ReplyUp,
+				"nope\n":    string(Down("unknown check nope")),
 			}
 			for round := range 3 {
 				for send, want := range checks {
@@ -257,23 +257,23 @@ func TestServeManyConcurrentChecks(t *testing.T) {
 	}
 }
 
-// readLine does one check as haproxy does: its agent-send leaves with the
-// handshake's last ACK, so it is queued when the agent accepts.
+// readLine does one check as haproxy does (see Ask).
 func readLine(addr, send string) (string, error) {
-	c, err := agentload.Dialer(5*time.Second, send != "").Dial("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if send != "" {
-		if _, err := c.Write([]byte(send)); err != nil {
-			return "", err
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return Ask(ctx, addr, send)
+}
+
+// TestAskSendsWithTheHandshake: a client that delays the handshake's ACK
+// like haproxy always gets the check it named, never the default.
+func TestAskSendsWithTheHandshake(t *testing.T) {
+	addr := startAgent(t, snapshot(probe.NotPrimary, "mirror_status 503 FAILED"))
+	for i := range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		line, err := Ask(ctx, addr, "standby\n")
+		cancel()
+		if err != nil || line != "up ready 100%\n" {
+			t.Fatalf("attempt %d: %q %v: the agent-send was not there at accept", i, line, err)
 		}
 	}
-	b, err := io.ReadAll(c)
-	if err != nil && len(b) == 0 {
-		return "", err
-	}
-	return string(b), nil
 }

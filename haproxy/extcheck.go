@@ -51,6 +51,12 @@ type ExternalCheckConfig struct {
 	Port    int           // agent HTTP port on the server's address
 	Path    string        // check path, /primary unless told otherwise
 	Timeout time.Duration // whole check, well inside haproxy's
+
+	// For scheme https: the CA bundle that signed the agents'
+	// certificates, a client certificate for agents that ask for one, or
+	// no verification at all.
+	CAFile, CertFile, KeyFile string
+	InsecureSkipVerify        bool
 }
 
 // DefaultExternalCheckConfig asks <server_addr>:9797/primary within 1s.
@@ -81,7 +87,16 @@ func ParseExternalCheckConfig(r io.Reader, name string) (ExternalCheckConfig, er
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		// A comment runs from '#' at the start of a line or after a
+		// space, as in the README's example ("port = 9797   # ...").
+		if i := strings.Index(text, " #"); i >= 0 {
+			text = text[:i]
+		}
+		if i := strings.Index(text, "\t#"); i >= 0 {
+			text = text[:i]
+		}
+		text = strings.TrimSpace(text)
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
@@ -114,12 +129,33 @@ func ParseExternalCheckConfig(r io.Reader, name string) (ExternalCheckConfig, er
 				return cfg, bad("must be a duration between 1ms and 1m, such as 500ms")
 			}
 			cfg.Timeout = d
+		case "ca_file", "cert_file", "key_file":
+			if !strings.HasPrefix(val, "/") {
+				return cfg, bad("must be an absolute path")
+			}
+			switch key {
+			case "ca_file":
+				cfg.CAFile = val
+			case "cert_file":
+				cfg.CertFile = val
+			default:
+				cfg.KeyFile = val
+			}
+		case "insecure_skip_verify":
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return cfg, bad("must be true or false")
+			}
+			cfg.InsecureSkipVerify = b
 		default:
-			return cfg, fmt.Errorf("%s:%d: unknown key %q (known: scheme, port, path, timeout)", name, line, key)
+			return cfg, fmt.Errorf("%s:%d: unknown key %q (known: scheme, port, path, timeout, ca_file, cert_file, key_file, insecure_skip_verify)", name, line, key)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return cfg, fmt.Errorf("%s: %w", name, err)
+	}
+	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
+		return cfg, fmt.Errorf("%s: cert_file and key_file go together", name)
 	}
 	return cfg, nil
 }
@@ -127,12 +163,25 @@ func ParseExternalCheckConfig(r io.Reader, name string) (ExternalCheckConfig, er
 // URL is the agent endpoint to ask for the invoked server.
 func (c ExternalCheckConfig) URL(inv Invocation) (string, error) {
 	host := inv.ServerAddr
-	if host == "" || strings.ContainsAny(host, "/ \t\r\n@?#") {
-		return "", fmt.Errorf("bad server address %q from haproxy", host)
-	}
-	if ip := net.ParseIP(host); ip == nil && strings.Contains(host, ":") {
+	if net.ParseIP(host) == nil && !isHostName(host) {
 		return "", fmt.Errorf("bad server address %q from haproxy", host)
 	}
 	u := url.URL{Scheme: c.Scheme, Host: net.JoinHostPort(host, strconv.Itoa(c.Port)), Path: c.Path}
 	return u.String(), nil
+}
+
+// isHostName accepts letters, digits, '-', '_' and '.': haproxy passes an
+// address, and anything else could turn into another part of the URL.
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -12,22 +12,37 @@ import (
 // in full.
 const ReplyUp = "up ready 100%\n"
 
+// ReplyMaintenance is the line for a member an operator took out: haproxy
+// puts the server in MAINT at once (not DOWN: monitoring tells a planned
+// stop from a failure), and only a later "ready" brings it back. Every
+// other line carries "ready", so the agent owns the server's admin state:
+// maintenance ends at the next answer whatever the member's role then.
+const ReplyMaintenance = "maint #maintenance\n"
+
 // maxReason bounds the description after '#'.
 const maxReason = 120
 
 // Reply renders a verdict as one agent-check line ending in "\n".
 func Reply(v checker.Verdict) []byte {
-	if v.OK {
+	switch {
+	case v.OK:
 		return []byte(ReplyUp)
+	case v.Maintenance:
+		return []byte(ReplyMaintenance)
 	}
 	return Down(v.Reason)
 }
 
-// Down renders "down #<reason>\n". haproxy needs the space before '#'; the
-// reason is cut to printable ASCII on one line.
+// downPrefix marks the server down and clears an earlier maint or drain
+// (seen on haproxy 2.6: after "maint", a plain "down" left the server in
+// MAINT until the member became primary again).
+const downPrefix = "down ready #"
+
+// Down renders "down ready #<reason>\n". haproxy needs the space before
+// '#'; the reason is cut to printable ASCII on one line.
 func Down(reason string) []byte {
-	out := make([]byte, 0, len("down #\n")+min(len(reason), maxReason))
-	out = append(out, "down #"...)
+	out := make([]byte, 0, len(downPrefix)+1+min(len(reason), maxReason))
+	out = append(out, downPrefix...)
 	out = appendSafe(out, reason, maxReason)
 	return append(out, '\n')
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,19 +19,39 @@ import (
 //	/standby          200 iff the member is a healthy standby
 //	/health           200 iff IRIS is up (primary or standby)
 //	/live             200 iff the agent runs and its probe results are fresh
+//	/backup, /async   200 iff the member is that kind of standby (iris qlist)
 //	/status           JSON view of the role and every probe
 //
-// GET, HEAD and OPTIONS get the same status (HEAD and OPTIONS without a
-// body); other methods get 405, other paths 404.
+// Every /<check> path comes from checker.Checks(). GET, HEAD and OPTIONS
+// get the same status (HEAD and OPTIONS without a body); other methods get
+// 405, other paths 404.
 type Handler struct {
 	Snapshot func() *checker.Snapshot
 	Info     Info
 	// Extra serves paths this handler does not know (such as /metrics);
 	// nil means 404.
 	Extra http.Handler
+	// Counter, if set, is told about every check answered.
+	Counter Counter
+	// Gates returns the gates' live state for /status under "gates"; nil
+	// means no gates. With gates, /status is rendered per request (its
+	// counters change between snapshots); the check paths never are.
+	Gates func() any
 
 	cache atomic.Pointer[rendered]
 }
+
+// Counter counts answers for the metrics. It runs on every request, so it
+// must not block or allocate (an atomic add).
+type Counter interface {
+	// CountCheck counts one check; external is true when the client is
+	// haproxy's external-check (the agent binary run by haproxy).
+	CountCheck(c checker.Check, ok, external bool)
+}
+
+// ExternalCheckUserAgent is the User-Agent of the external-check mode, so
+// its checks are counted apart from other HTTP clients.
+const ExternalCheckUserAgent = "iris-mirror-agent-external-check"
 
 // Info is the static part of /status.
 type Info struct {
@@ -51,6 +72,7 @@ type response struct {
 type rendered struct {
 	snap   *checker.Snapshot
 	checks []response // indexed by checker.Check
+	ok     []bool     // indexed by checker.Check
 	status response
 }
 
@@ -68,9 +90,10 @@ func (h *Handler) render() *rendered {
 		return r
 	}
 	checks := checker.Checks()
-	r = &rendered{snap: snap, checks: make([]response, len(checks))}
+	r = &rendered{snap: snap, checks: make([]response, len(checks)), ok: make([]bool, len(checks))}
 	for _, c := range checks {
 		v := snap.Evaluate(c)
+		r.ok[c] = v.OK
 		code, body := http.StatusOK, c.String()+"\n"
 		if !v.OK {
 			code, body = http.StatusServiceUnavailable, "not "+c.String()+": "+v.Reason+"\n"
@@ -79,13 +102,24 @@ func (h *Handler) render() *rendered {
 		}
 		r.checks[c] = newResponse(code, []byte(body))
 	}
-	js, err := json.MarshalIndent(StatusOf(snap, h.Info), "", "  ")
+	r.status = statusResponse(StatusOf(snap, h.Info))
+	h.cache.Store(r)
+	return r
+}
+
+// liveStatus renders /status with the gates' current counters.
+func (h *Handler) liveStatus() response {
+	st := StatusOf(h.render().snap, h.Info)
+	st.Gates = h.Gates()
+	return statusResponse(st)
+}
+
+func statusResponse(st Status) response {
+	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		js = []byte(`{"error":"cannot render status"}`)
 	}
-	r.status = newResponse(http.StatusOK, append(js, '\n'))
-	h.cache.Store(r)
-	return r
+	return newResponse(http.StatusOK, append(js, '\n'))
 }
 
 func newResponse(code int, body []byte) response {
@@ -94,33 +128,44 @@ func newResponse(code int, body []byte) response {
 
 // ServeHTTP routes without a mux: the set of paths is fixed and tiny.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	check, isCheck := checkOf(r.URL.Path)
-	if isCheck && r.Method == http.MethodGet {
-		// Every balancer's question, answered without touching w.Header():
-		// a handler that sets a header makes net/http clone the header map
-		// at WriteHeader (4 allocations per request with the map itself).
-		// Left alone, net/http derives the same Content-Type (text/plain;
-		// charset=utf-8, sniffed from the body, which is always plain text)
-		// and Content-Length (the body is written at once) for free.
-		res := h.render().checks[check]
-		w.WriteHeader(res.code)
-		_, _ = w.Write(res.body)
-		return
-	}
 	var (
 		res  response
 		ctyp = hdrText
 	)
-	switch {
-	case isCheck:
-		res = h.render().checks[check]
-	case r.URL.Path == "/status":
-		res, ctyp = h.render().status, hdrJSON
-	default:
-		if h.Extra != nil {
-			h.Extra.ServeHTTP(w, r)
+	path := r.URL.Path
+	if path == "/" {
+		path = "/primary"
+	}
+	if c, ok := checker.ParseCheck(strings.TrimPrefix(path, "/")); ok {
+		rd := h.render()
+		res = rd.checks[c]
+		if h.Counter != nil {
+			ua := r.Header["User-Agent"]
+			h.Counter.CountCheck(c, rd.ok[c], len(ua) == 1 && ua[0] == ExternalCheckUserAgent)
+		}
+		if r.Method == http.MethodGet {
+			// Every balancer's question, answered without touching
+			// w.Header(): a handler that sets a header makes net/http clone
+			// the header map at WriteHeader (4 allocations per request with
+			// the map itself). Left alone, net/http derives the same
+			// Content-Type (text/plain; charset=utf-8, sniffed from the
+			// body, which is always plain text) and Content-Length (the
+			// body is written at once) for free.
+			w.WriteHeader(res.code)
+			_, _ = w.Write(res.body)
 			return
 		}
+	} else if path == "/status" {
+		ctyp = hdrJSON
+		if h.Gates != nil {
+			res = h.liveStatus()
+		} else {
+			res = h.render().status
+		}
+	} else if h.Extra != nil {
+		h.Extra.ServeHTTP(w, r)
+		return
+	} else {
 		res = notFound
 	}
 	hdr := w.Header()
@@ -147,25 +192,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkOf maps a check path to its check; "/" is /primary for haproxy's
-// bare "option httpchk" (OPTIONS / HTTP/1.0).
-func checkOf(path string) (checker.Check, bool) {
-	switch path {
-	case "/primary", "/":
-		return checker.CheckPrimary, true
-	case "/standby":
-		return checker.CheckStandby, true
-	case "/health":
-		return checker.CheckHealth, true
-	case "/live":
-		return checker.CheckLive, true
-	}
-	return 0, false
-}
-
 var (
 	zeroLength = []string{"0"}
-	notFound   = newResponse(http.StatusNotFound, []byte("not found: try /primary, /standby, /health, /live or /status\n"))
+	notFound   = newResponse(http.StatusNotFound, []byte("not found: try "+pathList()+" or /status\n"))
 	notAllowed = newResponse(http.StatusMethodNotAllowed, []byte("method not allowed: use GET, HEAD or OPTIONS\n"))
 )
 
@@ -181,4 +210,16 @@ func NewServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    8 << 10,
 		ErrorLog:          nil,
 	}
+}
+
+// pathList names every check path, for the 404 body.
+func pathList() string {
+	var b strings.Builder
+	for i, c := range checker.Checks() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("/" + c.String())
+	}
+	return b.String()
 }

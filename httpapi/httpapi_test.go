@@ -207,3 +207,33 @@ func TestOversizedHeadersRejected(t *testing.T) {
 		t.Fatalf("64 KB header: %q, want 431", line)
 	}
 }
+
+func TestStatusShowsLiveGates(t *testing.T) {
+	h := handlerFor(checker.Primary)
+	get := func() map[string]any {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+		var doc map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+			t.Fatalf("%v: %s", err, rec.Body)
+		}
+		return doc
+	}
+	if _, ok := get()["gates"]; ok {
+		t.Fatal("no gates configured: /status must not carry a gates field")
+	}
+	n := 0
+	h.Gates = func() any {
+		n++
+		return []map[string]any{{"listen": ":52774", "sessions_total": n}}
+	}
+	first, second := get(), get()
+	g1 := first["gates"].([]any)[0].(map[string]any)
+	g2 := second["gates"].([]any)[0].(map[string]any)
+	if g1["listen"] != ":52774" || g1["sessions_total"] == g2["sessions_total"] {
+		t.Fatalf("gates must be rendered per request: %v then %v", g1, g2)
+	}
+	if first["role"] != "primary" {
+		t.Fatalf("role %v", first["role"])
+	}
+}

@@ -22,6 +22,26 @@ type Status struct {
 	Probes     []ProbeStatus   `json:"probes"`
 	Settings   Settings        `json:"settings"`
 	Version    string          `json:"version"`
+
+	// From iris qlist (omitted without it).
+	Mirror   string    `json:"mirror,omitempty"`
+	Instance *Instance `json:"instance,omitempty"`
+	Conflict string    `json:"conflict,omitempty"`
+	// Maintenance: an operator took the member out (drain file or admin socket).
+	Maintenance       bool   `json:"maintenance"`
+	MaintenanceSource string `json:"maintenance_source,omitempty"`
+
+	Gates any `json:"gates,omitempty"` // see Handler.Gates
+}
+
+// Instance is what the last iris qlist line said.
+type Instance struct {
+	Name         string `json:"name"`
+	Version      string `json:"version,omitempty"`
+	Status       string `json:"status"`
+	State        string `json:"state,omitempty"`
+	MemberType   string `json:"member_type,omitempty"`
+	MirrorStatus string `json:"mirror_status,omitempty"`
 }
 
 // ProbeStatus is one probe's last result.
@@ -56,6 +76,12 @@ func StatusOf(s *checker.Snapshot, info Info) Status {
 	}
 	for _, c := range checker.Checks() {
 		st.Checks[c.String()] = s.Evaluate(c).OK
+	}
+	st.Mirror, st.Conflict = string(s.Mirror), s.Conflict
+	st.Maintenance, st.MaintenanceSource = s.Maintenance, s.MaintenanceSource
+	if q := s.Instance; q != nil {
+		st.Instance = &Instance{Name: q.Instance, Version: q.Version, Status: q.Status, State: q.State,
+			MemberType: q.MemberType, MirrorStatus: q.MirrorStatus}
 	}
 	for _, p := range s.Probes {
 		ps := ProbeStatus{

@@ -23,7 +23,11 @@ func TestCheckHeadersOnTheWire(t *testing.T) {
 		srv := NewServer(handlerFor(role))
 		go srv.Serve(ln) //nolint:errcheck
 		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
-		for _, path := range []string{"/primary", "/", "/standby", "/health", "/live"} {
+		paths := []string{"/"}
+		for _, c := range checker.Checks() {
+			paths = append(paths, "/"+c.String())
+		}
+		for _, path := range paths {
 			resp, err := client.Get("http://" + ln.Addr().String() + path)
 			if err != nil {
 				t.Fatal(err)

@@ -147,8 +147,14 @@ func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentRea
 // primary, and checks AP2 kept answering from ap2a throughout.
 func measureSwitch(t *testing.T, l *layout, ap1, ap2, old, oldState string) (itest.Switch, bool) {
 	t.Helper()
-	s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: itest.TCPAsk(ap1, 400*time.Millisecond)}
-	s2 := &itest.Sampler{Every: 50 * time.Millisecond, Ask: itest.TCPAsk(ap2, 400*time.Millisecond)}
+	return measureSwitchAsk(t, l, itest.TCPAsk(ap1, 400*time.Millisecond), itest.TCPAsk(ap2, 400*time.Millisecond), old, oldState)
+}
+
+// measureSwitchAsk is measureSwitch with any kind of request.
+func measureSwitchAsk(t *testing.T, l *layout, ap1, ap2 askFunc, old, oldState string) (itest.Switch, bool) {
+	t.Helper()
+	s := &itest.Sampler{Every: 10 * time.Millisecond, Ask: ap1}
+	s2 := &itest.Sampler{Every: 50 * time.Millisecond, Ask: ap2}
 	s.Start(10 * time.Second)
 	s2.Start(10 * time.Second)
 	time.Sleep(300 * time.Millisecond)

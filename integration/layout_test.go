@@ -36,6 +36,13 @@ var referenceMembers = []struct {
 // startLayout starts the four members and their agents with agentFlags.
 func startLayout(t *testing.T, agentFlags ...string) *layout {
 	t.Helper()
+	return startLayoutFlags(t, func(*itest.Member) []string { return agentFlags })
+}
+
+// startLayoutFlags is startLayout with flags per member (gates listen on
+// the member's own address).
+func startLayoutFlags(t *testing.T, agentFlags func(m *itest.Member) []string) *layout {
+	t.Helper()
 	l := &layout{net: itest.NewLoopback(t), members: map[string]*itest.Member{}, agents: map[string]*itest.Agent{}}
 	names := map[string]string{}
 	for _, m := range referenceMembers {
@@ -44,7 +51,7 @@ func startLayout(t *testing.T, agentFlags ...string) *layout {
 		names[m.name] = mem.IP
 	}
 	for _, m := range referenceMembers {
-		l.agents[m.name] = itest.StartAgent(t, l.members[m.name], agentFlags...)
+		l.agents[m.name] = itest.StartAgent(t, l.members[m.name], agentFlags(l.members[m.name])...)
 	}
 	l.hosts = itest.HostsFile(t, names)
 	l.front = l.net.IP(100)

@@ -29,6 +29,15 @@ type Options struct {
 	Checker  checker.Config
 	Logger   zerolog.Logger
 	Now      func() time.Time // nil means time.Now
+
+	// MinTriggerGap bounds the probe rate under Trigger: a triggered round
+	// starts no sooner than this after the previous round started, so IRIS
+	// never sees more than one round per gap however often it is poked.
+	// Zero means no limit.
+	MinTriggerGap time.Duration
+	// OnRound, if set, is given every finished round's results from the
+	// poll loop (for metrics). It must return quickly.
+	OnRound func(results []probe.Result)
 }
 
 // Watcher is told about every published snapshot, in order, from the
@@ -87,7 +96,8 @@ func (m *Monitor) Watch(w Watcher) {
 }
 
 // Trigger asks for a probe round now instead of at the next tick. It never
-// blocks; a trigger while one is pending is merged into it.
+// blocks; a trigger while one is pending is merged into it, and the round
+// waits for MinTriggerGap after the previous one.
 func (m *Monitor) Trigger() {
 	select {
 	case m.trigger <- struct{}{}:
@@ -102,8 +112,25 @@ func (m *Monitor) Drain() {
 	m.publishLocked(m.machine.Drain(m.now()))
 }
 
+// SetMaintenance takes the member out of every balancer (on) or puts it
+// back, with the source shown in /status. It publishes at once.
+func (m *Monitor) SetMaintenance(on bool, source string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur := m.cur.Load(); cur.Maintenance == on && (!on || cur.MaintenanceSource == source) {
+		return
+	}
+	ev := m.opts.Logger.Info().Str("member", m.opts.Member).Bool("maintenance", on)
+	if on {
+		ev = ev.Str("source", source)
+	}
+	ev.Msg("maintenance")
+	m.publishLocked(m.machine.SetMaintenance(m.now(), on, source))
+}
+
 // Run polls until ctx is done. At most one round is in flight, and rounds
-// start at most once per interval (a trigger may start one early).
+// start at most once per interval (a trigger may start one early, no
+// sooner than MinTriggerGap after the previous one).
 func (m *Monitor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -116,12 +143,22 @@ func (m *Monitor) Run(ctx context.Context) error {
 	ticker := time.NewTicker(m.opts.Interval)
 	defer ticker.Stop()
 	for {
+		started := time.Now()
 		m.round(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
 		case <-m.trigger:
+			if wait := m.opts.MinTriggerGap - time.Since(started); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+			}
 			ticker.Reset(m.opts.Interval)
 		}
 	}
@@ -150,6 +187,9 @@ func (m *Monitor) round(ctx context.Context) {
 	m.publishLocked(m.machine.Observe(m.now(), results...))
 	m.mu.Unlock()
 	m.rounds.Add(1)
+	if m.opts.OnRound != nil {
+		m.opts.OnRound(results)
+	}
 }
 
 // watchdog marks the state stale when rounds stop finishing, whatever the
@@ -188,6 +228,15 @@ func (m *Monitor) publishLocked(next *checker.Snapshot) {
 			Bool("routable", next.Routable).
 			Str("reason", next.Reason).
 			Msg("role changed")
+	}
+	if prev != nil && prev.Conflict != next.Conflict {
+		if next.Conflict != "" {
+			m.opts.Logger.Warn().Str("member", m.opts.Member).Str("role", string(next.Role)).
+				Str("conflict", next.Conflict).Msg("qlist and mirror_status disagree: not routable")
+		} else {
+			m.opts.Logger.Info().Str("member", m.opts.Member).Str("role", string(next.Role)).
+				Str("mirror", string(next.Mirror)).Msg("qlist and mirror_status agree again")
+		}
 	}
 	for _, w := range m.watchers {
 		w(prev, next)

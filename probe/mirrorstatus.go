@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +33,8 @@ const maxResponseHeaderBytes = 16 << 10
 type TLSOptions struct {
 	CAFile             string // PEM bundle to trust instead of the system pool
 	InsecureSkipVerify bool   // accept any certificate; the caller logs a warning
+	CertFile, KeyFile  string // client certificate, for a server that asks for one
+	PinFile            string // trust exactly the certificates in this PEM file, whatever their names
 }
 
 // HTTPTarget is a mirror_status.cxw URL bound to the client that asks it.
@@ -51,17 +52,9 @@ func NewHTTPTarget(rawURL string, tlsOpts TLSOptions) (HTTPTarget, error) {
 	if err != nil {
 		return HTTPTarget{}, err
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: tlsOpts.InsecureSkipVerify} //nolint:gosec // opt-in, warned by the caller
-	if tlsOpts.CAFile != "" {
-		pem, err := os.ReadFile(tlsOpts.CAFile)
-		if err != nil {
-			return HTTPTarget{}, fmt.Errorf("read CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return HTTPTarget{}, fmt.Errorf("CA file %s: no PEM certificates found", tlsOpts.CAFile)
-		}
-		tlsConf.RootCAs = pool
+	tlsConf, err := ClientTLS(tlsOpts)
+	if err != nil {
+		return HTTPTarget{}, err
 	}
 	transport := &http.Transport{
 		Proxy:                  nil, // the member is local; never route probes through a proxy from the environment
@@ -177,12 +170,12 @@ func mirrorStatus(ctx context.Context, t HTTPTarget) Result {
 		if resp != nil {
 			resp.Body.Close()
 		}
-		return Result{Outcome: Error, Reason: "mirror_status " + describeHTTPError(err)}
+		return Result{Outcome: Error, Reason: "mirror_status " + describeHTTPError(ctxCause(ctx, err))}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return Result{Outcome: Error, Reason: fmt.Sprintf("mirror_status %d, body cut: %s", resp.StatusCode, describeNetError(err))}
+		return Result{Outcome: Error, Reason: fmt.Sprintf("mirror_status %d, body cut: %s", resp.StatusCode, describeNetError(ctxCause(ctx, err)))}
 	}
 	out, reason := ClassifyMirrorStatus(resp.StatusCode, body)
 	return Result{Outcome: out, Reason: reason}
@@ -226,6 +219,16 @@ func printable(b []byte, n int) string {
 		out = append(out, '.', '.', '.')
 	}
 	return string(out)
+}
+
+// ctxCause prefers the deadline over whatever the transport saw when the
+// deadline closed the connection under it ("use of closed network
+// connection", a failed peek): the cause is the timeout.
+func ctxCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 func describeHTTPError(err error) string {

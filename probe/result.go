@@ -50,6 +50,7 @@ type Result struct {
 	Outcome Outcome       // what was learned
 	Reason  string        // short human reason, safe to show (no credentials)
 	Latency time.Duration // time spent, including retries
+	QList   *QList        // the parsed line, from the qlist probe only
 }
 
 // Func is the shape every probe kind has once bound to its target.

@@ -176,6 +176,12 @@ func (m *Member) openLocked() error {
 }
 
 func (m *Member) closeLocked() {
+	// Close the listener here, not only through the server: a server
+	// whose Serve goroutine has not started yet does not know it, and the
+	// port would stay taken until that goroutine runs.
+	if m.webLn != nil {
+		m.webLn.Close()
+	}
 	if m.web != nil {
 		m.web.Close() // closes the listener and every HTTP connection
 		m.web = nil

@@ -161,3 +161,42 @@ func TestControlHandler(t *testing.T) {
 		t.Fatalf("stats %d %s", code, body)
 	}
 }
+
+func TestWho(t *testing.T) {
+	ss := freeAddr(t)
+	m := NewMember("ap2b", freeAddr(t), ss, Backup)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if name, st, err := Who(ss, time.Second); err != nil || name != "ap2b" || st != "backup" {
+		t.Fatalf("Who: %q %q %v", name, st, err)
+	}
+	_ = m.SetState(Hang)
+	start := time.Now()
+	if _, _, err := Who(ss, 200*time.Millisecond); err == nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("a hung SuperServer must fail within the timeout: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestDownUpAtOnce: a member can stop and start again immediately, however
+// fast, and answers after.
+func TestDownUpAtOnce(t *testing.T) {
+	web, ss := freeAddr(t), freeAddr(t)
+	m := NewMember("x", web, ss, Primary)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := range 200 {
+		if err := m.SetState(Down); err != nil {
+			t.Fatalf("cycle %d down: %v", i, err)
+		}
+		if err := m.SetState(Primary); err != nil {
+			t.Fatalf("cycle %d up: %v", i, err)
+		}
+	}
+	if code, body, err := get("http://" + web + "/csp/mirror_status.cxw"); err != nil || code != 200 || body != "SUCCESS" {
+		t.Fatalf("after the cycles: %d %q %v", code, body, err)
+	}
+}

@@ -9,12 +9,18 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 // askAgent GETs an agent endpoint and returns the status code and the first
 // line of the body. It uses no proxy and no connection pool: one request,
-// one connection, bounded by timeout.
-func askAgent(ctx context.Context, url string, timeout time.Duration) (int, string, error) {
+// one connection, bounded by timeout. tlsOpts apply to an https URL.
+func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts probe.TLSOptions) (int, string, error) {
+	tlsConf, err := probe.ClientTLS(tlsOpts)
+	if err != nil {
+		return 0, "", err
+	}
 	if strings.HasPrefix(url, "http://") {
 		return askPlain(ctx, url, timeout) // no net/http client: see ask_plain.go
 	}
@@ -24,12 +30,13 @@ func askAgent(ctx context.Context, url string, timeout time.Duration) (int, stri
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("User-Agent", "iris-mirror-agent-check")
+	req.Header.Set("User-Agent", userAgent(ctx))
 	client := &http.Client{
 		Transport: &http.Transport{
 			Proxy:             nil,
 			DialContext:       (&net.Dialer{KeepAlive: -1}).DialContext,
 			DisableKeepAlives: true,
+			TLSClientConfig:   tlsConf,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -40,6 +47,30 @@ func askAgent(ctx context.Context, url string, timeout time.Duration) (int, stri
 	defer resp.Body.Close()
 	line, _ := bufio.NewReader(io.LimitReader(resp.Body, 512)).ReadString('\n')
 	return resp.StatusCode, strings.TrimSpace(line), nil
+}
+
+// askAndReport asks url and prints one line: pass or fail, then what the
+// agent said (or why it could not be asked). It returns ExitOK on a 200.
+func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts probe.TLSOptions, pass, fail, subject string) int {
+	code, line, err := askAgent(ctx, url, timeout, tlsOpts)
+	msg := describeAsk(displayURL(url), code, line, err)
+	if subject != "" {
+		msg = subject + " " + msg
+	}
+	if err == nil && code == http.StatusOK {
+		fmt.Fprintf(stdout, "%s %s\n", pass, msg)
+		return ExitOK
+	}
+	fmt.Fprintf(stdout, "%s %s\n", fail, msg)
+	return ExitFail
+}
+
+// displayURL drops credentials and query from a URL shown to people.
+func displayURL(raw string) string {
+	if u, err := probe.ParseHTTPURL(raw); err == nil {
+		return probe.Redact(u)
+	}
+	return raw
 }
 
 // describeAsk renders the outcome of askAgent as one line.

@@ -42,7 +42,7 @@ func askPlain(ctx context.Context, rawURL string, timeout time.Duration) (int, s
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
-	req := "GET " + u.RequestURI() + " HTTP/1.0\r\nHost: " + u.Host + "\r\nUser-Agent: iris-mirror-agent-check\r\n\r\n"
+	req := "GET " + u.RequestURI() + " HTTP/1.0\r\nHost: " + u.Host + "\r\nUser-Agent: " + userAgent(ctx) + "\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
 		return 0, "", err
 	}

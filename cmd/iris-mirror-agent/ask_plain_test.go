@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 // askNetHTTP is askAgent's net/http path, forced for an http:// URL, so
 // the plain client can be compared with it.
 func askNetHTTP(ctx context.Context, url string, timeout time.Duration) (int, string, error) {
-	return askAgent(ctx, "HTTP"+strings.TrimPrefix(url, "http"), timeout)
+	return askAgent(ctx, "HTTP"+strings.TrimPrefix(url, "http"), timeout, probe.TLSOptions{})
 }
 
 func TestAskPlainMatchesNetHTTP(t *testing.T) {
@@ -34,7 +36,7 @@ func TestAskPlainMatchesNetHTTP(t *testing.T) {
 		case "/redirect":
 			http.Redirect(w, r, "/primary", http.StatusFound)
 		case "/query":
-			io.WriteString(w, r.URL.RawQuery+" "+r.UserAgent()+"\n")
+			io.WriteString(w, r.URL.RawQuery+" "+r.UserAgent()+"\n") // both clients send userAgent(ctx)
 		}
 	}))
 	defer srv.Close()

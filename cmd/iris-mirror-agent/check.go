@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"sync"
 
 	"github.com/irismirror/iris-mirror-agent/config"
@@ -25,20 +24,13 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if cfg.Direct {
 		return checkDirect(ctx, cfg, stdout, stderr)
 	}
-	code, line, err := askAgent(ctx, cfg.URL, cfg.Timeout)
-	msg := describeAsk(probeDisplay(cfg.URL), code, line, err)
-	if err == nil && code == http.StatusOK {
-		fmt.Fprintf(stdout, "OK %s\n", msg)
-		return ExitOK
-	}
-	fmt.Fprintf(stdout, "FAIL %s\n", msg)
-	return ExitFail
+	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), "OK", "FAIL", "")
 }
 
 // checkDirect probes IRIS with the same probes serve uses: pass iff
 // mirror_status says SUCCESS and the SuperServer (if set) accepts.
 func checkDirect(ctx context.Context, cfg *config.Check, stdout, stderr io.Writer) int {
-	target, err := probe.NewHTTPTarget(cfg.MirrorStatusURL, probe.TLSOptions{CAFile: cfg.CAFile, InsecureSkipVerify: cfg.InsecureSkipVerify})
+	target, err := probe.NewHTTPTarget(cfg.MirrorStatusURL, cfg.TLS())
 	if err != nil {
 		fmt.Fprintf(stderr, "iris-mirror-agent check: --mirror-status-url: %v\n", err)
 		return ExitUsage
@@ -64,11 +56,4 @@ func checkDirect(ctx context.Context, cfg *config.Check, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "OK primary: %s\n", ms.Reason)
 	return ExitOK
-}
-
-func probeDisplay(raw string) string {
-	if u, err := probe.ParseHTTPURL(raw); err == nil {
-		return probe.Redact(u)
-	}
-	return raw
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/irismirror/iris-mirror-agent/haproxy"
+	"github.com/irismirror/iris-mirror-agent/httpapi"
+	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 // runExternalCheck is what haproxy's external-check runs: ask the agent on
@@ -24,12 +25,6 @@ func runExternalCheck(ctx context.Context, inv haproxy.Invocation, confPath stri
 		fmt.Fprintf(stdout, "FAIL %v\n", err)
 		return ExitFail
 	}
-	code, line, err := askAgent(ctx, url, cfg.Timeout)
-	msg := describeAsk(url, code, line, err)
-	if err == nil && code == http.StatusOK {
-		fmt.Fprintf(stdout, "OK %s %s\n", inv.ServerName, msg)
-		return ExitOK
-	}
-	fmt.Fprintf(stdout, "FAIL %s %s\n", inv.ServerName, msg)
-	return ExitFail
+	ctx = withUserAgent(ctx, httpapi.ExternalCheckUserAgent)
+	return askAndReport(ctx, stdout, url, cfg.Timeout, probe.TLSOptions{CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, InsecureSkipVerify: cfg.InsecureSkipVerify}, "OK", "FAIL", inv.ServerName)
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/irismirror/iris-mirror-agent/config"
 )
@@ -21,12 +20,5 @@ func runHealthcheck(ctx context.Context, args, environ []string, stdout, stderr 
 		fmt.Fprintf(stderr, "iris-mirror-agent healthcheck: %v\n", err)
 		return ExitFail
 	}
-	code, line, err := askAgent(ctx, cfg.URL, cfg.Timeout)
-	msg := describeAsk(probeDisplay(cfg.URL), code, line, err)
-	if err == nil && code == http.StatusOK {
-		fmt.Fprintf(stdout, "healthy %s\n", msg)
-		return ExitOK
-	}
-	fmt.Fprintf(stdout, "unhealthy %s\n", msg)
-	return ExitFail
+	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), "healthy", "unhealthy", "")
 }

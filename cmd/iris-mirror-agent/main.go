@@ -23,6 +23,9 @@ Commands:
   serve        probe this member and answer balancers (HTTP and haproxy agent-check)
   check        one-shot check; exit 0 if the member is a routable primary
   healthcheck  Docker HEALTHCHECK: exit 0 if the local agent is live
+  status       ask several agents and print the mirror as a table
+  poke         ask the local agent for a probe round now (from ^ZMIRROR)
+  maintenance  take the local member out of every balancer, or put it back
   version      print the version
 
 Run "iris-mirror-agent <command> --help" for a command's settings.
@@ -55,13 +58,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runCheck(ctx, args[1:], environ, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], environ, stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], environ, stdout, stderr)
+	case "poke":
+		return runPoke(ctx, args[1:], environ, stdout, stderr)
+	case "maintenance":
+		return runMaintenance(ctx, args[1:], environ, stdout, stderr)
 	case "version", "--version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK
 	default:
-		fmt.Fprintf(stderr, "iris-mirror-agent: unknown command %q (try serve, check, healthcheck or version)\n", args[0])
+		fmt.Fprintf(stderr, "iris-mirror-agent: unknown command %q (try serve, check, healthcheck, status, poke, maintenance or version)\n", args[0])
 		return ExitUsage
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/internal/agentload"
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
@@ -167,29 +167,8 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	httpAddr, agentAddr := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var code int
-	var errOut bytes.Buffer
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		code = run(ctx, []string{"serve", "--member", "ap1a",
-			"--mirror-status-url", "http://" + web + "/csp/mirror_status.cxw", "--superserver", ss,
-			"--http-listen", httpAddr, "--agent-listen", agentAddr,
-			"--interval", "50ms", "--timeout", "200ms", "--shutdown-delay", "300ms", "--log-format", "json"},
-			nil, io.Discard, &errOut)
-	}()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + httpAddr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	a := serveInProcess(t, m, "--shutdown-delay", "300ms")
+	get, agentAddr := a.Get, a.AgentAddr
 	waitFor(t, func() bool { c, _ := get("/primary"); return c == 200 }, "primary 200")
 	if c, _ := get("/standby"); c != 503 {
 		t.Errorf("/standby %d", c)
@@ -202,46 +181,40 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	_ = m.SetState(simulator.Backup)
 	waitFor(t, func() bool { c, _ := get("/primary"); return c == 503 }, "primary 503 after demotion")
-	if line, _ := readAgent(agentAddr, "standby\n"); line != "up ready 100%\n" {
-		t.Errorf("standby via agent-send: %q", line)
+	// readAgent sends with the handshake, as haproxy does, so the word is
+	// read on the first try.
+	if line, err := readAgent(agentAddr, "standby\n"); line != "up ready 100%\n" {
+		t.Errorf("standby via agent-send: %q %v", line, err)
 	}
 	_ = m.SetState(simulator.Primary)
 	waitFor(t, func() bool { c, _ := get("/primary"); return c == 200 }, "primary again")
 
-	cancel() // as SIGTERM
+	stopped := make(chan int, 1)
+	go func() { stopped <- a.Stop() }() // as SIGTERM
 	waitFor(t, func() bool {
 		line, _ := readAgent(agentAddr, "")
-		return line == "down #shutting down\n"
-	}, "down #shutting down during the drain")
+		return line == "down ready #shutting down\n"
+	}, "down ready #shutting down during the drain")
 	if c, body := get("/primary"); c != 503 || !strings.Contains(body, "shutting down") {
 		t.Errorf("during drain: %d %q", c, body)
 	}
-	wg.Wait()
-	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
+	if code := <-stopped; code != ExitOK {
+		t.Fatalf("exit %d: %s", code, a.Log.String())
 	}
-	if !strings.Contains(errOut.String(), `"message":"role changed"`) {
-		t.Errorf("no role change logged:\n%s", errOut.String())
+	if !strings.Contains(a.Log.String(), `"message":"role changed"`) {
+		t.Errorf("no role change logged:\n%s", a.Log.String())
 	}
-	if n := strings.Count(errOut.String(), "\n"); n > 20 {
+	if n := strings.Count(a.Log.String(), "\n"); n > 20 {
 		t.Errorf("%d log lines for a few role changes: too chatty", n)
 	}
 }
 
+// readAgent asks the agent-check port like haproxy does (the agent-send
+// line rides on the handshake).
 func readAgent(addr, send string) (string, error) {
-	// Dial as haproxy does: the agent-send leaves with the handshake's last
-	// ACK, so it is there when the agent accepts (it never waits for it).
-	c, err := agentload.Dialer(time.Second, send != "").Dial("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if send != "" {
-		_, _ = io.WriteString(c, send)
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return haproxy.Ask(ctx, addr, send)
 }
 
 func waitFor(t *testing.T, cond func() bool, what string) {

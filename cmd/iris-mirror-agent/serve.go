@@ -39,13 +39,21 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
 		return ExitUsage
 	}
-	mon := monitor.New(probers, monitor.Options{
+	ops := newOps(cfg, log)
+	mon := monitor.New(append(probers, qlistProber(cfg)...), ops.monitorOptions(monitor.Options{
 		Member:   cfg.Member,
 		Interval: cfg.Interval,
 		Timeout:  cfg.Timeout,
 		Checker:  checker.Config{Rise: cfg.Rise, Fall: cfg.Fall, StaleAfter: cfg.StaleAfter()},
 		Logger:   log,
-	})
+	}))
+	ops.attach(mon)
+
+	tlsr, err := httpTLS(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: --tls-cert-file: %v\n", err)
+		return ExitUsage
+	}
 
 	// Open every port before serving anything, so a port in use is one
 	// clear error at start rather than a half-running agent.
@@ -64,12 +72,22 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		}
 		defer agentLn.Close()
 	}
+	if err := ops.listen(); err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
+		return ExitRuntime
+	}
+	defer ops.close()
+	gates, err := setupGates(cfg, mon, gateCounter(ops), log)
+	if err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
+		return ExitRuntime
+	}
 
 	ev := log.Info().Str("member", cfg.Member).Str("version", buildinfo.Get()).
 		Str("mirror_status_url", probers[0].Spec.Target).Str("superserver", cfg.SuperServer).
 		Stringer("interval", cfg.Interval).Stringer("timeout", cfg.Timeout).Int("rise", cfg.Rise).Int("fall", cfg.Fall)
 	if httpLn != nil {
-		ev = ev.Str("http", httpLn.Addr().String())
+		ev = ev.Str("http", httpLn.Addr().String()).Bool("https", tlsr != nil)
 	}
 	if agentLn != nil {
 		ev = ev.Str("agent_check", agentLn.Addr().String())
@@ -78,12 +96,17 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 
 	g := newGroup(context.Background())
 	g.Go(mon.Run)
+	g.Go(func(ctx context.Context) error { return reloadOnHangup(ctx, tlsr, log) })
+	ops.start(g)
+	gates.run(g)
 	if httpLn != nil {
 		h := &httpapi.Handler{Snapshot: mon.Snapshot, Info: httpapi.Info{
 			Member: cfg.Member, Version: buildinfo.Get(),
 			Interval: cfg.Interval, Timeout: cfg.Timeout, Rise: cfg.Rise, Fall: cfg.Fall,
-		}}
+		}, Gates: gates.status()}
+		ops.httpExtras(h)
 		srv := httpapi.NewServer(h)
+		srvLn := httpListener(srv, httpLn, tlsr, log)
 		g.Go(func(ctx context.Context) error {
 			go func() {
 				<-ctx.Done()
@@ -91,7 +114,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 				defer cancel()
 				_ = srv.Shutdown(sctx)
 			}()
-			if err := srv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(srvLn); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http: %w", err)
 			}
 			return nil
@@ -99,6 +122,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	if agentLn != nil {
 		as := &haproxy.AgentServer{Snapshot: mon.Snapshot, Logger: log}
+		ops.agentExtras(as)
 		g.Go(func(ctx context.Context) error {
 			if err := as.Serve(ctx, agentLn); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("agent-check: %w", err)

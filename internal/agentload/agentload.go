@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 )
 
 // Kind is the protocol of one check.
@@ -274,7 +276,13 @@ func checker(o Options) func(context.Context) (string, error) {
 	default:
 		send = []byte(o.Send)
 	}
-	d := Dialer(o.Timeout, len(send) > 0)
+	// Dial as haproxy does: with something to send, the handshake's last
+	// ACK is held and leaves with the data, so the agent finds the send
+	// queued when it accepts.
+	d := &net.Dialer{Timeout: o.Timeout}
+	if len(send) > 0 {
+		d.Control = haproxy.DelayHandshakeACK
+	}
 	return func(ctx context.Context) (string, error) {
 		c, err := d.DialContext(ctx, "tcp", o.Addr)
 		if err != nil {

@@ -1,15 +1,14 @@
 package itest
 
 import (
-	"encoding/csv"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/haproxy"
 )
 
 // HAProxy is a running haproxy with a stats socket the test can query.
@@ -46,48 +45,21 @@ func StartHAProxy(t testing.TB, cfg, hostsFile string, env []string) *HAProxy {
 
 // Command sends one command to the stats socket and returns the answer.
 func (h *HAProxy) Command(cmd string) (string, error) {
-	c, err := net.DialTimeout("unix", h.Socket, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
+	return haproxy.StatsCommand(h.Socket, cmd, 2*time.Second)
 }
 
 // ServerStat returns `show stat` fields for backend/server, such as
 // "status", "last_agt", "check_status".
 func (h *HAProxy) ServerStat(backend, server string) (map[string]string, error) {
-	out, err := h.Command("show stat")
+	st, err := haproxy.ShowStat(h.Socket, 2*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# ")))
-	r.FieldsPerRecord = -1
-	rows, err := r.ReadAll()
-	if err != nil {
-		return nil, err
+	m, ok := st[backend+"/"+server]
+	if !ok {
+		return nil, fmt.Errorf("no server %s/%s in stats", backend, server)
 	}
-	if len(rows) < 2 {
-		return nil, fmt.Errorf("empty stats")
-	}
-	head := rows[0]
-	for _, row := range rows[1:] {
-		if len(row) > 1 && row[0] == backend && row[1] == server {
-			m := map[string]string{}
-			for i, k := range head {
-				if i < len(row) {
-					m[k] = row[i]
-				}
-			}
-			return m, nil
-		}
-	}
-	return nil, fmt.Errorf("no server %s/%s in stats", backend, server)
+	return m, nil
 }
 
 // WaitServer waits until backend/server's status starts with want (UP,

@@ -69,6 +69,13 @@ func (a *Agent) AgentAddr() string { return a.Member.IP + ":9798" }
 // (they win), and waits for its HTTP port.
 func StartAgent(t testing.TB, m *Member, extra ...string) *Agent {
 	t.Helper()
+	return StartAgentEnv(t, m, nil, extra...)
+}
+
+// StartAgentEnv is StartAgent with extra environment for the agent (and
+// so for the commands it runs: iris qlist, hooks).
+func StartAgentEnv(t testing.TB, m *Member, env []string, extra ...string) *Agent {
+	t.Helper()
 	bin, _ := Binaries(t)
 	args := []string{bin, "serve",
 		"--member", m.Name,
@@ -80,7 +87,7 @@ func StartAgent(t testing.TB, m *Member, extra ...string) *Agent {
 		"--shutdown-delay", "0s",
 	}
 	args = append(args, extra...)
-	p := Start(t, "agent-"+m.Name, nil, args...)
+	p := Start(t, "agent-"+m.Name, env, args...)
 	a := &Agent{Member: m, Proc: p}
 	WaitTCP(t, a.HTTPAddr(), 10*time.Second)
 	return a

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
 // Sampler sends one request every Every through a balancer and records who
@@ -25,12 +26,8 @@ type Sampler struct {
 // line, read "<member> <state>".
 func TCPAsk(addr string, timeout time.Duration) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		line, err := ReadLine(addr, "who\n", timeout)
-		if err != nil {
-			return "", err
-		}
-		name, _, _ := strings.Cut(line, " ")
-		return name, nil
+		name, _, err := simulator.Who(addr, timeout)
+		return name, err
 	}
 }
 
