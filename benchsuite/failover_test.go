@@ -5,7 +5,9 @@ package benchsuite
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,24 +16,23 @@ import (
 
 // balancer is one row of the failover figures: a balancer configuration in
 // front of the AP1 mirror set. Adding a balancer is one more entry in
-// balancers, plus a start function for a new kind. For nginx with the gate,
-// say:
-//
-//	{name: "nginx http-gate.conf (gate)", config: "examples/nginx/http-gate.conf",
-//		agents: true, flags: gateFlags, observe: 3 * time.Second, start: startNginx},
-//
-// where gateFlags returns the member's --gate flags (they name its address)
-// and startNginx runs nginx with config in l.hosts's mount namespace and
-// returns a function that GETs the application path through nginx and
-// returns the "HostName" the simulated member answers.
+// balancers, plus a start function for a new kind (startHAProxy,
+// startNginx).
 type balancer struct {
+	// name is the row's label; no commas (it names the subtest, whose
+	// temporary directory holds haproxy's stats socket, and haproxy reads a
+	// comma in an address as a separator).
 	name     string
 	config   string // relative to the module root, used unchanged
 	agents   bool   // run an agent beside each member
 	flags    func(m *itest.Member) []string
 	baseline string // "script" or "direct" for the two baselines; "" otherwise
 	fast     bool   // the fast profile, whose targets the notes check
-	observe  time.Duration
+	// poke: the promoted member's agent is poked at t0 (iris-mirror-agent
+	// poke on its admin socket), as IRIS's ^ZMIRROR NotifyBecomePrimary
+	// does once a member has taken over.
+	poke    bool
+	observe time.Duration
 	// start runs the balancer in front of l and returns how to ask it which
 	// member serves AP1 (a request answered by the member's name).
 	start func(t *testing.T, e *env, l *failLayout, config string) func(context.Context) (string, error)
@@ -40,11 +41,18 @@ type balancer struct {
 // fastFlags is the agent side of the fast profile (agent-check-fast.cfg).
 func fastFlags(*itest.Member) []string { return []string{"--interval", "200ms", "--timeout", "400ms"} }
 
+// fastGateFlags is the fast profile's agent with the examples' gates.
+func fastGateFlags(m *itest.Member) []string { return append(fastFlags(m), itest.GateFlags(m)...) }
+
 var balancers = []balancer{
 	{name: "haproxy agent-check.cfg (agent defaults)", config: "examples/haproxy/agent-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "haproxy httpchk.cfg (agent defaults)", config: "examples/haproxy/httpchk.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "haproxy external-check.cfg (agent defaults)", config: "examples/haproxy/external-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
-	{name: "**fast profile**: haproxy agent-check-fast.cfg, agent --interval 200ms --timeout 400ms", config: "examples/haproxy/agent-check-fast.cfg", agents: true, flags: fastFlags, fast: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "**fast profile**: haproxy agent-check-fast.cfg with agents at --interval 200ms --timeout 400ms", config: "examples/haproxy/agent-check-fast.cfg", agents: true, flags: fastFlags, fast: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy agent-check.cfg (agent defaults) + poke from ^ZMIRROR", config: "examples/haproxy/agent-check.cfg", agents: true, poke: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "fast profile + poke from ^ZMIRROR", config: "examples/haproxy/agent-check-fast.cfg", agents: true, flags: fastFlags, poke: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "nginx http-gate.conf (agent defaults + gates)", config: "examples/nginx/http-gate.conf", agents: true, flags: itest.GateFlags, observe: 3 * time.Second, start: startNginx},
+	{name: "nginx http-gate.conf (agents at --interval 200ms --timeout 400ms + gates)", config: "examples/nginx/http-gate.conf", agents: true, flags: fastGateFlags, observe: 3 * time.Second, start: startNginx},
 	{name: "baseline: haproxy + reference check.sh (inter 2s rise 2 fall 3)", config: "benchsuite/testdata/haproxy/script-external-check.cfg", baseline: "script", observe: 15 * time.Second, start: startHAProxy},
 	{name: "baseline: haproxy httpchk at mirror_status.cxw (inter 200ms)", config: "benchsuite/testdata/haproxy/httpchk-direct.cfg", baseline: "direct", observe: 3 * time.Second, start: startHAProxy},
 }
@@ -60,6 +68,15 @@ func startHAProxy(t *testing.T, e *env, l *failLayout, config string) func(conte
 	return itest.TCPAsk(l.front+":1972", 400*time.Millisecond)
 }
 
+// startNginx runs an nginx example unchanged (it listens on port 80 of every
+// address; itest serialises nginx runs machine-wide) and asks AP1 for the
+// simulated application through its /ap1/ path, as the seed's REST
+// application is reached.
+func startNginx(t *testing.T, _ *env, l *failLayout, config string) func(context.Context) (string, error) {
+	itest.StartNginx(t, config, l.hosts)
+	return itest.HTTPAsk("http://"+l.front+"/ap1/csp/mirrorns/api/get", 400*time.Millisecond)
+}
+
 // failLayout is mirror set AP1: ap1a (primary) and ap1b (backup), each on
 // its own loopback address with IRIS's default ports. ap2a and ap2b, named
 // by the configurations, resolve to addresses where nothing listens: AP2
@@ -68,6 +85,8 @@ type failLayout struct {
 	members map[string]*itest.Member
 	hosts   string
 	front   string
+	sockets map[string]string // member -> its agent's admin socket, when poked
+	agent   string            // the agent binary, which also pokes
 }
 
 func startFailLayout(t *testing.T, e *env, b balancer) *failLayout {
@@ -76,10 +95,26 @@ func startFailLayout(t *testing.T, e *env, b balancer) *failLayout {
 	l.members["ap1a"] = itest.StartMember(t, "ap1a", lb.IP(1), "primary")
 	l.members["ap1b"] = itest.StartMember(t, "ap1b", lb.IP(2), "backup")
 	if b.agents {
-		for _, m := range l.members {
+		if b.poke {
+			// A unix socket path must stay short: not under t.TempDir(),
+			// whose name holds the (long) subtest name.
+			dir, err := os.MkdirTemp("", "irisbench-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			l.sockets, l.agent = map[string]string{}, e.agent
+			for name := range l.members {
+				l.sockets[name] = filepath.Join(dir, name+".sock")
+			}
+		}
+		for name, m := range l.members {
 			var flags []string
 			if b.flags != nil {
 				flags = b.flags(m)
+			}
+			if sock := l.sockets[name]; sock != "" {
+				flags = append(flags, "--admin-socket", sock)
 			}
 			itest.StartAgent(t, m, flags...)
 		}
@@ -96,6 +131,21 @@ func (l *failLayout) set(t *testing.T, pairs ...string) time.Time {
 		l.members[pairs[i]].Set(t, pairs[i+1])
 	}
 	return t0
+}
+
+// pokePromoted runs `iris-mirror-agent poke` for each member the pairs
+// make primary, a new process each time, as ^ZMIRROR runs it. Nothing
+// happens when the agents have no admin socket.
+func (l *failLayout) pokePromoted(t *testing.T, pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		sock := l.sockets[pairs[i]]
+		if sock == "" || pairs[i+1] != "primary" {
+			continue
+		}
+		if out, err := itest.Run([]string{l.agent, "poke", "--admin-socket", sock}, nil, 5*time.Second); err != nil || !strings.HasPrefix(out, "ok") {
+			t.Fatalf("poke %s: %v %q", pairs[i], err, out)
+		}
+	}
 }
 
 // settle waits until 20 requests in a row reach want: with two servers in
@@ -137,6 +187,7 @@ func measure(t *testing.T, l *failLayout, ask func(context.Context) (string, err
 	s.Start(observe + 5*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	t0 := l.set(t, sc.pairs...)
+	l.pokePromoted(t, sc.pairs...)
 	time.Sleep(observe)
 	return figuresOf(s.Stop(), t0, sc.hang)
 }
@@ -146,6 +197,9 @@ func sectionFailover(t *testing.T, e *env) *Table {
 	type cell struct{ firstNew, lastOld, failed []float64 }
 	results := map[string]map[string]*cell{} // balancer -> scenario -> runs
 	for _, b := range balancers {
+		if strings.Contains(b.name, ",") {
+			t.Fatalf("balancer %q: no commas in a name (see balancer.name)", b.name)
+		}
 		results[b.name] = map[string]*cell{}
 		ok := t.Run(b.name, func(t *testing.T) {
 			l := startFailLayout(t, e, b)
@@ -169,10 +223,10 @@ func sectionFailover(t *testing.T, e *env) *Table {
 	}
 
 	tbl := &Table{
-		Title: "Failover through haproxy",
-		Intro: "The AP1 mirror set (ap1a primary, ap1b backup) behind a real haproxy running each configuration unchanged, " +
-			"members named through a private /etc/hosts. A client asks AP1 every 10 ms (one TCP connection each) " +
-			"which member serves it; at t0 the simulator switches roles (the backup is promoted in every scenario). " +
+		Title: "Failover through haproxy and nginx",
+		Intro: "The AP1 mirror set (ap1a primary, ap1b backup) behind a real haproxy or nginx running each configuration unchanged, " +
+			"members named through a private /etc/hosts. A client asks AP1 every 10 ms (one TCP connection each: a line to " +
+			"haproxy's SuperServer frontend, an HTTP GET of the application through nginx) which member serves it; at t0 the simulator switches roles (the backup is promoted in every scenario). " +
 			"Figures are seconds after t0: the first request answered by the new primary, the last request answered " +
 			"by (or, for a hang, left hanging on) the old primary, and the requests that failed. Ratios compare the " +
 			"first-request figure with the two baselines of the same run. Targets for the fast profile: planned " +
@@ -221,8 +275,10 @@ func sectionFailover(t *testing.T, e *env) *Table {
 		"Primary hang: a failed request that took 100 ms or more counts as sent to the old primary (it hung there until the client's 400 ms timeout, or was cut when haproxy marked the server down); one refused at once does not.",
 		"Failed requests in a planned switch are refusals: for a moment neither member is UP, since each agent sees its own member change at its own next poll.",
 		"The limit for an agent-based configuration is the agent's interval (when its next probe sees the change) plus the balancer's check interval "+
-			"(when it next asks) plus one round trip: 200 ms + 100 ms at most with the fast profile. Polling faster while a transition is in progress "+
-			"(haproxy's fastinter idea) cannot shorten it, because nothing observable precedes the first authoritative answer of the member that changed; "+
-			"an immediate re-probe on IRIS's own ^ZMIRROR NotifyBecomePrimary (the operations issue) can.")
+			"(when it next asks; none with a gate, which opens and closes with the agent's snapshot) plus one round trip: 200 ms + 100 ms at most "+
+			"with the fast profile. Polling faster while a transition is in progress (haproxy's fastinter idea) cannot shorten it, because nothing "+
+			"observable precedes the first authoritative answer of the member that changed. The poke from IRIS's ^ZMIRROR NotifyBecomePrimary "+
+			"(`iris-mirror-agent poke`, run here right after the promotion, a new process as IRIS runs it) removes the agent's interval for a "+
+			"promotion; a demotion or a failure still waits for the next poll.")
 	return tbl
 }
