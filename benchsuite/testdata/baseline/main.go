@@ -3,7 +3,8 @@
 //
 //	baseline http ADDR         net/http, every request answered 200 "primary\n"
 //	baseline http-agent ADDR   the same handler in the agent's http.Server
-//	                           (httpapi.NewServer: its timeouts and limits)
+//	                           (httpapi.NewServer: its timeouts and limits,
+//	                           and its connection limit, httpapi.LimitConns)
 //	baseline tcp ADDR          accept, write "up ready 100%\n", close
 //
 // It lives under testdata so that it is built only by the suite.
@@ -34,7 +35,9 @@ func main() {
 	case "http":
 		err = http.Serve(ln, constant)
 	case "http-agent":
-		err = httpapi.NewServer(constant).Serve(ln)
+		srv := httpapi.NewServer(constant)
+		limited, _ := httpapi.LimitConns(srv, ln, httpapi.MaxConns)
+		err = srv.Serve(limited)
 	case "tcp":
 		line := []byte("up ready 100%\n")
 		for {
