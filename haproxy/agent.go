@@ -86,13 +86,22 @@ func (s *AgentServer) answer(sent []byte) (line []byte, c checker.Check, ok, kno
 	return r.lines[c], c, r.ok[c], true
 }
 
-// Serve accepts on ln until ctx is done or ln fails.
+// Serve accepts on ln until ctx is done or ln fails. Serve owns ln: cancel
+// ctx to stop it (on Linux it also accepts on a duplicate of ln's socket,
+// which Serve closes with ln).
 func (s *AgentServer) Serve(ctx context.Context, ln net.Listener) error {
 	n := s.Acceptors
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	fl := listenerFD(ln) // nil: use the portable net.Conn path
+	closeAll := func() {
+		ln.Close()
+		if fl != nil {
+			fl.Close()
+		}
+	}
+	stop := context.AfterFunc(ctx, closeAll)
 	defer stop()
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
@@ -100,17 +109,24 @@ func (s *AgentServer) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- s.acceptLoop(ln)
+			if fl != nil {
+				errs <- s.fdAcceptLoop(fl)
+			} else {
+				errs <- s.connAcceptLoop(ln)
+			}
 		}()
 	}
 	wg.Wait()
+	closeAll()
 	if ctx.Err() != nil {
 		return nil
 	}
 	return <-errs
 }
 
-func (s *AgentServer) acceptLoop(ln net.Listener) error {
+// connAcceptLoop answers checks one after another until ln is closed:
+// the portable path, for any listener on any platform.
+func (s *AgentServer) connAcceptLoop(ln net.Listener) error {
 	buf := make([]byte, 256)
 	var delay time.Duration
 	for {
@@ -119,12 +135,9 @@ func (s *AgentServer) acceptLoop(ln net.Listener) error {
 			if errors.Is(err, net.ErrClosed) {
 				return err
 			}
-			// Out of file descriptors and the like: back off, keep serving.
 			var ne net.Error
 			if errors.As(err, &ne) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.Logger.Warn().Err(err).Dur("retry_in", delay).Msg("agent-check accept failed")
-				time.Sleep(delay)
+				s.backOff(&delay, err)
 				continue
 			}
 			return err
@@ -132,6 +145,14 @@ func (s *AgentServer) acceptLoop(ln net.Listener) error {
 		delay = 0
 		s.handle(conn, buf)
 	}
+}
+
+// backOff sleeps after an accept failure such as running out of file
+// descriptors, longer each time in a row, and keeps serving.
+func (s *AgentServer) backOff(delay *time.Duration, err error) {
+	*delay = min(max(2**delay, 5*time.Millisecond), time.Second)
+	s.Logger.Warn().Err(err).Dur("retry_in", *delay).Msg("agent-check accept failed")
+	time.Sleep(*delay)
 }
 
 func (s *AgentServer) handle(conn net.Conn, buf []byte) {

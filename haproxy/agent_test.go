@@ -2,6 +2,7 @@ package haproxy
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -162,6 +163,105 @@ func TestHandleReadsQueuedSend(t *testing.T) {
 			t.Errorf("send %q: got %q, want %q", send, b, want)
 		}
 	}
+}
+
+// opaqueListener hides the *net.TCPListener, so Serve takes its portable
+// net.Conn path (the path of every platform without the fd fast path).
+type opaqueListener struct{ net.Listener }
+
+// TestServeBothAcceptPaths runs the same checks through the file-descriptor
+// path (a plain TCP listener, on Linux) and the portable net.Conn path, and
+// checks that Serve closes the port when it stops: the fast path accepts on
+// a duplicate of the socket, which must not keep it listening.
+func TestServeBothAcceptPaths(t *testing.T) {
+	snap := snapshot(probe.NotPrimary, "mirror_status 503 FAILED")
+	for name, wrap := range map[string]func(net.Listener) net.Listener{
+		"fd":       func(ln net.Listener) net.Listener { return ln },
+		"net.Conn": func(ln net.Listener) net.Listener { return opaqueListener{ln} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ctx, cancel := context.WithCancel(context.Background())
+			s := &AgentServer{Snapshot: func() *checker.Snapshot { return snap }, Logger: zerolog.Nop()}
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(ctx, wrap(ln)) }()
+			notPrimary := string(Down("role standby: mirror_status 503 FAILED"))
+			checks := map[string]string{
+				"":          notPrimary,
+				"primary\n": notPrimary,
+				"standby\n": ReplyUp,
+				"Health\n":  ReplyUp,
+				"nope\n":    string(Down("unknown check nope")),
+			}
+			for round := range 3 {
+				for send, want := range checks {
+					got, err := readLine(addr, send)
+					if err != nil || got != want {
+						t.Errorf("round %d, send %q: got %q (%v), want %q", round, send, got, err, want)
+					}
+				}
+			}
+			// The counter moves just after the reply is written: allow a moment.
+			want := uint64(3 * len(checks))
+			for deadline := time.Now().Add(5 * time.Second); s.Answers() < want && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			if got := s.Answers(); got != want {
+				t.Errorf("Answers() = %d, want %d", got, want)
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Serve after cancel: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Serve did not return after cancel")
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Fatal("port still open after Serve returned")
+			}
+		})
+	}
+}
+
+// TestServeManyConcurrentChecks keeps every acceptor busy at once.
+func TestServeManyConcurrentChecks(t *testing.T) {
+	addr := startAgent(t, snapshot(probe.Primary, "mirror_status 200 SUCCESS"))
+	const workers, each = 8, 50
+	errs := make(chan error, workers)
+	for range workers {
+		go func() {
+			for range each {
+				line, err := readLine(addr, "primary\n")
+				if err == nil && line != ReplyUp {
+					err = fmt.Errorf("got %q", line)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readLine does one check as haproxy does (see Ask).
+func readLine(addr, send string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return Ask(ctx, addr, send)
 }
 
 // TestAskSendsWithTheHandshake: a client that delays the handshake's ACK

@@ -66,9 +66,8 @@ func TestPathsByRole(t *testing.T) {
 				if method == http.MethodGet && body == "" {
 					t.Errorf("%s GET %s: empty body", role, path)
 				}
-				if method == http.MethodGet && rec.Header().Get("Content-Length") == "" {
-					t.Errorf("%s GET %s: no Content-Length", role, path)
-				}
+				// Content-Length and Content-Type of a GET come from net/http:
+				// TestCheckHeadersOnTheWire checks them on a real server.
 			}
 		}
 	}

@@ -50,7 +50,15 @@ func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentRea
 	h.WaitServer(t, "ap1", "ap1b", "DOWN", 10*time.Second)
 	h.WaitServer(t, "ap2", "ap2b", "DOWN", 10*time.Second)
 	if agentReason {
-		st, _ := h.ServerStat("ap1", "ap1b")
+		// The server can be DOWN a moment before the stats show the agent's
+		// text (the first regular check may be the one that failed).
+		var st map[string]string
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			st, _ = h.ServerStat("ap1", "ap1b")
+			if strings.Contains(st["last_agt"], "role standby: mirror_status 503") || time.Now().After(deadline) {
+				break
+			}
+		}
 		if !strings.Contains(st["last_agt"], "role standby: mirror_status 503") {
 			t.Errorf("haproxy stats should show the agent's reason for ap1b, got last_agt=%q", st["last_agt"])
 		}

@@ -17,12 +17,15 @@ import (
 // line of the body. It uses no proxy and no connection pool: one request,
 // one connection, bounded by timeout. tlsOpts apply to an https URL.
 func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts probe.TLSOptions) (int, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	tlsConf, err := probe.ClientTLS(tlsOpts)
 	if err != nil {
 		return 0, "", err
 	}
+	if strings.HasPrefix(url, "http://") {
+		return askPlain(ctx, url, timeout) // no net/http client: see ask_plain.go
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, "", err
