@@ -27,7 +27,7 @@ var (
 	flagDuration = flag.Duration("duration", 10*time.Second, "length of each load run (wrk, agentload)")
 	flagQuick    = flag.Bool("quick", false, "smoke run: one run of each, 1 s loads, short windows; the report is labelled a smoke run")
 	flagOut      = flag.String("out", "", "report file (default: BENCHMARKS.md at the module root)")
-	flagSections = flag.String("sections", "http,agent-check,external-check,failover,footprint,iris-load", "sections to run, comma-separated")
+	flagSections = flag.String("sections", "http,agent-check,external-check,gate,failover,footprint,iris-load", "sections to run, comma-separated")
 )
 
 func TestMain(m *testing.M) { itest.Main(m) }
@@ -74,6 +74,7 @@ func TestSuite(t *testing.T) {
 	e := &env{s: chooseSettings(), root: itest.Root(t)}
 	e.wrk = requireWrk(t)
 	itest.RequireTool(t, "haproxy")
+	itest.RequireTool(t, "nginx")
 	itest.RequireTool(t, "curl")
 	itest.RequireTool(t, "bash")
 	e.agent, e.sim = itest.Binaries(t)
@@ -108,6 +109,7 @@ func TestSuite(t *testing.T) {
 		{"http", sectionHTTP},
 		{"agent-check", sectionAgentCheck},
 		{"external-check", sectionExternalCheck},
+		{"gate", sectionGate},
 		{"failover", sectionFailover},
 		{"footprint", sectionFootprint},
 		{"iris-load", sectionIRISLoad},
@@ -265,7 +267,7 @@ func startMemberAgent(t *testing.T, l *itest.Loopback, name string) *itest.Agent
 // on an address of l of its own, on the agent's port for that mode, and
 // waits for it.
 func startBaseline(t *testing.T, e *env, l *itest.Loopback, mode string) (*itest.Proc, string) {
-	addr := map[string]string{"tcp": l.IP(2) + ":9798", "http": l.IP(2) + ":9797", "http-agent": l.IP(3) + ":9797"}[mode]
+	addr := map[string]string{"tcp": l.IP(2) + ":9798", "http": l.IP(2) + ":9797", "http-agent": l.IP(3) + ":9797", "web": l.IP(4) + ":8080"}[mode]
 	p := itest.Start(t, "baseline-"+mode, nil, e.baseline, mode, addr)
 	itest.WaitTCP(t, addr, 10*time.Second)
 	return p, addr

@@ -13,7 +13,8 @@ type WrkResult struct {
 	PerSec   float64
 	P50, P99 time.Duration
 	Requests int
-	Errors   int // socket errors and non-2xx/3xx responses
+	Errors   int     // socket errors and non-2xx/3xx responses
+	Bytes    float64 // Transfer/sec, in bytes per second
 }
 
 // WrkArgs is the wrk command line for conns connections for d, with
@@ -43,6 +44,12 @@ func ParseWrk(out string) (WrkResult, error) {
 				return r, fmt.Errorf("wrk requests/sec %q: %w", f[1], err)
 			}
 			r.PerSec, haveRate = v, true
+		case len(f) == 2 && f[0] == "Transfer/sec:":
+			b, err := parseWrkBytes(f[1])
+			if err != nil {
+				return r, err
+			}
+			r.Bytes = b
 		case len(f) == 2 && (f[0] == "50%" || f[0] == "99%"):
 			d, err := parseWrkDuration(f[1])
 			if err != nil {
@@ -88,4 +95,23 @@ func parseWrkDuration(s string) (time.Duration, error) {
 		}
 	}
 	return 0, fmt.Errorf("wrk duration %q", s)
+}
+
+// parseWrkBytes reads wrk's "512.00B", "1.21KB", "123.45MB", "1.10GB"
+// (binary multiples).
+func parseWrkBytes(s string) (float64, error) {
+	units := []struct {
+		suffix string
+		unit   float64
+	}{{"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"TB", 1 << 40}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				break
+			}
+			return v * u.unit, nil
+		}
+	}
+	return 0, fmt.Errorf("wrk transfer %q", s)
 }

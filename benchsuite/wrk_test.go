@@ -29,7 +29,7 @@ func TestParseWrk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := WrkResult{PerSec: 43950.12, P50: 812 * time.Microsecond, P99: 10410 * time.Microsecond, Requests: 43982, Errors: 22}
+	want := WrkResult{PerSec: 43950.12, P50: 812 * time.Microsecond, P99: 10410 * time.Microsecond, Requests: 43982, Errors: 22, Bytes: 5.12 * (1 << 20)}
 	if r != want {
 		t.Fatalf("got %+v, want %+v", r, want)
 	}
@@ -61,5 +61,16 @@ func TestWrkArgs(t *testing.T) {
 	got = WrkArgs("u", 1024, 10*time.Second, false)
 	if !slices.Equal(got[:6], []string{"-t", "2", "-c", "1024", "-d", "10s"}) || slices.Contains(got, "-H") {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestParseWrkBytes(t *testing.T) {
+	for in, want := range map[string]float64{"512.00B": 512, "1.50KB": 1536, "2.00MB": 2 << 20, "1.00GB": 1 << 30} {
+		if got, err := parseWrkBytes(in); err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", in, got, err, want)
+		}
+	}
+	if _, err := parseWrkBytes("lots"); err == nil {
+		t.Error("nonsense accepted")
 	}
 }

@@ -37,6 +37,10 @@ func BenchmarkForward(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			srv := startBenchServer(b, servers[kind])
 			b.Run("direct", func(b *testing.B) { clients[kind](b, srv.Addr().String()) })
+			b.Run("relay", func(b *testing.B) {
+				addr := startRelay(b, srv.Addr().String())
+				clients[kind](b, addr)
+			})
 			b.Run("gate", func(b *testing.B) {
 				g, addr, stop := startOpen(b, srv.Addr().String())
 				defer stop()
@@ -172,4 +176,41 @@ func benchConnect(b *testing.B, addr string) {
 		_ = c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 	}
+}
+
+// startRelay is the floor any user-space gate stands on: the smallest Go
+// TCP relay (accept, dial, io.Copy each way, close), with no state, no
+// limits and no accounting.
+func startRelay(b *testing.B, target string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				t, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer t.Close()
+				done := make(chan struct{})
+				go func() {
+					_, _ = io.Copy(t, c)
+					_ = t.(*net.TCPConn).CloseWrite()
+					close(done)
+				}()
+				_, _ = io.Copy(c, t)
+				_ = c.(*net.TCPConn).CloseWrite()
+				<-done
+			}()
+		}
+	}()
+	b.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
 }

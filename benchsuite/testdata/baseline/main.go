@@ -6,12 +6,18 @@
 //	                           (httpapi.NewServer: its timeouts and limits,
 //	                           and its connection limit, httpapi.LimitConns)
 //	baseline tcp ADDR          accept, write "up ready 100%\n", close
+//	baseline web ADDR          an application behind a gate: /bulk answers
+//	                           1 MiB, any other path "primary\n"
+//	baseline relay ADDR TARGET the smallest Go TCP relay (accept, dial
+//	                           TARGET, io.Copy each way): the floor under
+//	                           any user-space gate
 //
 // It lives under testdata so that it is built only by the suite.
 package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,8 +26,8 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: baseline http|http-agent|tcp ADDR")
+	if len(os.Args) != 3 && !(len(os.Args) == 4 && os.Args[1] == "relay") {
+		fmt.Fprintln(os.Stderr, "usage: baseline http|http-agent|web|tcp ADDR, or baseline relay ADDR TARGET")
 		os.Exit(2)
 	}
 	ln, err := net.Listen("tcp", os.Args[2])
@@ -38,6 +44,20 @@ func main() {
 		srv := httpapi.NewServer(constant)
 		limited, _ := httpapi.LimitConns(srv, ln, httpapi.MaxConns)
 		err = srv.Serve(limited)
+	case "web":
+		bulk := make([]byte, 1<<20)
+		for i := range bulk {
+			bulk[i] = byte('a' + i%26)
+		}
+		err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/bulk" {
+				_, _ = w.Write(bulk)
+				return
+			}
+			_, _ = w.Write(body)
+		}))
+	case "relay":
+		err = relay(ln, os.Args[3])
 	case "tcp":
 		line := []byte("up ready 100%\n")
 		for {
@@ -53,4 +73,30 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "baseline:", err)
 	os.Exit(1)
+}
+
+func relay(ln net.Listener, target string) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			t, err := net.Dial("tcp", target)
+			if err != nil {
+				return
+			}
+			defer t.Close()
+			done := make(chan struct{})
+			go func() {
+				_, _ = io.Copy(t, c)
+				_ = t.(*net.TCPConn).CloseWrite()
+				close(done)
+			}()
+			_, _ = io.Copy(c, t)
+			_ = c.(*net.TCPConn).CloseWrite()
+			<-done
+		}()
+	}
 }
