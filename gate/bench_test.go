@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/internal/relay"
 )
 
 // BenchmarkForward compares a client talking to a loopback server
@@ -178,39 +180,14 @@ func benchConnect(b *testing.B, addr string) {
 	}
 }
 
-// startRelay is the floor any user-space gate stands on: the smallest Go
-// TCP relay (accept, dial, io.Copy each way, close), with no state, no
-// limits and no accounting.
+// startRelay runs the smallest Go relay in front of target: the floor any
+// user-space gate stands on.
 func startRelay(b *testing.B, target string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				t, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer t.Close()
-				done := make(chan struct{})
-				go func() {
-					_, _ = io.Copy(t, c)
-					_ = t.(*net.TCPConn).CloseWrite()
-					close(done)
-				}()
-				_, _ = io.Copy(c, t)
-				_ = c.(*net.TCPConn).CloseWrite()
-				<-done
-			}()
-		}
-	}()
+	go func() { _ = relay.Serve(ln, target) }()
 	b.Cleanup(func() { ln.Close() })
 	return ln.Addr().String()
 }

@@ -17,12 +17,12 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 
 	"github.com/irismirror/iris-mirror-agent/httpapi"
+	"github.com/irismirror/iris-mirror-agent/internal/relay"
 )
 
 func main() {
@@ -57,7 +57,7 @@ func main() {
 			_, _ = w.Write(body)
 		}))
 	case "relay":
-		err = relay(ln, os.Args[3])
+		err = relay.Serve(ln, os.Args[3])
 	case "tcp":
 		line := []byte("up ready 100%\n")
 		for {
@@ -73,30 +73,4 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "baseline:", err)
 	os.Exit(1)
-}
-
-func relay(ln net.Listener, target string) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer c.Close()
-			t, err := net.Dial("tcp", target)
-			if err != nil {
-				return
-			}
-			defer t.Close()
-			done := make(chan struct{})
-			go func() {
-				_, _ = io.Copy(t, c)
-				_ = t.(*net.TCPConn).CloseWrite()
-				close(done)
-			}()
-			_, _ = io.Copy(c, t)
-			_ = c.(*net.TCPConn).CloseWrite()
-			<-done
-		}()
-	}
 }
