@@ -101,6 +101,8 @@ func TestSuite(t *testing.T) {
 	}
 	if *flagQuick {
 		rep.Command = quickCommand + "   # smoke run; drop -args -quick for the real measurement"
+	} else if *flagRuns != 5 || *flagDuration != 10*time.Second {
+		rep.Command = fmt.Sprintf("%s -args -runs %d -duration %v", fullCommand, e.s.runs, e.s.load)
 	}
 	sections := []struct {
 		name string

@@ -33,7 +33,9 @@ global
 
 defaults
     mode tcp
-    timeout connect 2s
+    timeout connect 500ms
+    option redispatch 1
+    retries 1
     timeout client 1h
     timeout server 1h
     option httpchk GET /primary
