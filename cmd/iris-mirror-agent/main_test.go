@@ -245,7 +245,7 @@ func TestExternalCheckInvocation(t *testing.T) {
 	var mu sync.Mutex
 	ln, err := net.Listen("tcp", ip+":9797")
 	if err != nil {
-		t.Skipf("cannot listen on %s:9797: %v", ip, err)
+		t.Fatalf("cannot listen on %s:9797: %v", ip, err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
