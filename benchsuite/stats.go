@@ -129,3 +129,17 @@ func Verdict(ok bool, known bool) string {
 	}
 	return "**NO**"
 }
+
+// Paired summarises a[i]/b[i]: each run of one server against the run of
+// the other beside it, which shows whether a shortfall in the medians
+// holds run by run or is the machine's noise. NaN when the lengths differ.
+func Paired(a, b []float64) Summary {
+	if len(a) != len(b) {
+		return Summarise(nil)
+	}
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] / b[i]
+	}
+	return Summarise(r)
+}

@@ -66,3 +66,13 @@ func TestFormats(t *testing.T) {
 		t.Error("Seconds")
 	}
 }
+
+func TestPaired(t *testing.T) {
+	p := Paired([]float64{9, 10, 12}, []float64{10, 10, 10})
+	if p.N != 3 || p.Min != 0.9 || p.Median != 1 || p.Max != 1.2 {
+		t.Errorf("Paired = %+v, want 3 ratios 0.9/1/1.2", p)
+	}
+	if p := Paired([]float64{1, 2}, []float64{1}); p.N != 0 || !math.IsNaN(p.Median) {
+		t.Errorf("Paired of unequal runs = %+v, want none", p)
+	}
+}
