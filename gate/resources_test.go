@@ -1,16 +1,16 @@
 package gate
 
 import (
-	"bytes"
 	"net"
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/irismirror/iris-mirror-agent/internal/syncbuf"
 )
 
 func TestFitSessions(t *testing.T) {
@@ -100,31 +100,13 @@ func TestSessionDescriptors(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink for the gate's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestFullGateLogsOnce keeps a gate full while one session churns, so
 // each new connection finds a free slot or none in turn: the log must say
 // "gate full" once, not once per churn (regression: a freed slot re-armed
 // the line, so a client could write a log line per connection).
 func TestFullGateLogsOnce(t *testing.T) {
 	srv := startServer(t, echo)
-	log := &lockedBuffer{}
+	log := &syncbuf.Buffer{}
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), MaxSessions: 2, Logger: zerolog.New(log)})
 	addr := openGate(t, g)
 	admitted(t, addr)

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,31 +16,11 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/irismirror/iris-mirror-agent/internal/itest"
+	"github.com/irismirror/iris-mirror-agent/internal/syncbuf"
 )
 
 // demoOutput collects a running demo's output for the test to search.
-type demoOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *demoOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *demoOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-func (o *demoOutput) Len() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Len()
-}
+type demoOutput struct{ syncbuf.Buffer }
 
 // waitFor waits until the output after offset from matches re, and returns
 // when it was seen.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,13 +14,14 @@ import (
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/httpapi"
+	"github.com/irismirror/iris-mirror-agent/internal/syncbuf"
 	"github.com/irismirror/iris-mirror-agent/simulator"
 )
 
 // servedAgent is `serve` run in-process beside a simulated member.
 type servedAgent struct {
 	HTTPAddr, AgentAddr string
-	Log                 *syncBuffer // the agent logs from several goroutines, as to stderr
+	Log                 *syncbuf.Buffer // the agent logs from several goroutines, as to stderr
 	cancel              context.CancelFunc
 	done                chan int
 	stop                sync.Once
@@ -32,7 +32,7 @@ type servedAgent struct {
 // settings last (they win).
 func serveInProcess(t *testing.T, m *simulator.Member, extra ...string) *servedAgent {
 	t.Helper()
-	a := &servedAgent{HTTPAddr: freeAddr(t), AgentAddr: freeAddr(t), Log: &syncBuffer{}, done: make(chan int, 1)}
+	a := &servedAgent{HTTPAddr: freeAddr(t), AgentAddr: freeAddr(t), Log: &syncbuf.Buffer{}, done: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	args := append([]string{"serve", "--member", m.Name,
@@ -123,24 +123,6 @@ func TestServeOperations(t *testing.T) {
 	if _, err := os.Stat(sock); err == nil {
 		t.Error("the admin socket was left behind")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers, as stderr is.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestAdminCommandErrors(t *testing.T) {
