@@ -141,7 +141,7 @@ func runFault(t *testing.T, name, httpAddr, agentAddr string, window time.Durati
 	t1 := time.Now()
 	restore()
 	itest.WaitHTTP(t, "http://"+httpAddr+"/primary", 200, 10*time.Second)
-	time.Sleep(100 * time.Millisecond)
+	checks.WaitPassed(t1, 3*time.Second)
 	checks.Stop()
 
 	row := faultRow{fault: name, role: w.role, reason: w.reason, down: w.down}
@@ -269,14 +269,7 @@ func dnsFault(t *testing.T, l *itest.Loopback) faultRow {
 		t.Fatal(err)
 	}
 	itest.WaitHTTP(t, "http://"+httpAddr+"/primary", 200, 10*time.Second)
-	// The balancer checks run on their own: let one of them see the
-	// member routable too before stopping them (Stop drops a check in
-	// flight).
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, ok := itest.FirstAfter(checks.HTTP(), t1, true); ok {
-			break
-		}
-	}
+	checks.WaitPassed(t1, 3*time.Second)
 	checks.Stop()
 	row := faultRow{fault: "DNS name does not resolve (.invalid, NXDOMAIN), from the start", role: w.role, reason: w.reason, down: w.down}
 	row.measure(checks.HTTP(), checks.Agent(), start, t1)

@@ -67,7 +67,7 @@ func TestStartFailsClosed(t *testing.T) {
 		t1 := time.Now()
 		srv.Set(itest.Healthy)
 		itest.WaitHTTP(t, "http://"+ip+":9797/primary", 200, 5*time.Second)
-		time.Sleep(100 * time.Millisecond)
+		checks.WaitPassed(t1, 3*time.Second)
 		checks.Stop()
 		if first, ok := itest.FirstAfter(checks.HTTP(), start, true); !ok || first < t1.Sub(start) {
 			t.Fatalf("first pass %v (%v) after start; IRIS answered after %v", first, ok, t1.Sub(start))

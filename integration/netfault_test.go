@@ -80,7 +80,7 @@ func TestNetworkFaults(t *testing.T) {
 		t1 := time.Now()
 		restore()
 		st.waitPrimary(t, true, 10*time.Second)
-		time.Sleep(100 * time.Millisecond)
+		checks.WaitPassed(t1, 3*time.Second)
 		checks.Stop()
 		hl, al := row.measure(checks.HTTP(), checks.Agent(), t0, t1)
 		_, nr := itest.FirstAfter(checks.HTTP(), t0, false)

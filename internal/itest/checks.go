@@ -96,6 +96,23 @@ func (b *BalancerChecks) Start(max time.Duration) {
 	}
 }
 
+// WaitPassed waits, at most d, until every configured loop has a check
+// that started at or after since and passed: call it before Stop when the
+// samples must show the agent routable again (Stop drops a check in
+// flight, so a check that saw it may otherwise never be recorded).
+func (b *BalancerChecks) WaitPassed(since time.Time, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		_, httpOK := FirstAfter(b.HTTP(), since, true)
+		_, agentOK := FirstAfter(b.Agent(), since, true)
+		if (httpOK || b.HTTPAddr == "") && (agentOK || b.AgentAddr == "") {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // Stop ends checking and waits for the loops.
 func (b *BalancerChecks) Stop() {
 	b.cancel()
