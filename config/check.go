@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
 // Check holds the settings of `iris-mirror-agent check`.
@@ -25,8 +25,8 @@ type Check struct {
 }
 
 // TLS is the client TLS the check uses for an https URL.
-func (c *Check) TLS() probe.TLSOptions {
-	return probe.TLSOptions{CAFile: c.CAFile, InsecureSkipVerify: c.InsecureSkipVerify, CertFile: c.ClientCertFile, KeyFile: c.ClientKeyFile}
+func (c *Check) TLS() endpoint.TLSOptions {
+	return endpoint.TLSOptions{CAFile: c.CAFile, InsecureSkipVerify: c.InsecureSkipVerify, CertFile: c.ClientCertFile, KeyFile: c.ClientKeyFile}
 }
 
 // CheckSynopsis is the help paragraph of check.
@@ -58,7 +58,7 @@ func LoadCheck(args, environ []string, help io.Writer) (*Check, error) {
 		return nil, err
 	}
 	if cfg.Direct {
-		if _, err := probe.ParseHTTPURL(cfg.MirrorStatusURL); err != nil {
+		if _, err := endpoint.ParseHTTPURL(cfg.MirrorStatusURL); err != nil {
 			return nil, bad("mirror-status-url", redactedURL(cfg.MirrorStatusURL), err.Error())
 		}
 		if cfg.SuperServer != "" {
@@ -68,7 +68,7 @@ func LoadCheck(args, environ []string, help io.Writer) (*Check, error) {
 		}
 		return cfg, nil
 	}
-	if _, err := probe.ParseHTTPURL(cfg.URL); err != nil {
+	if _, err := endpoint.ParseHTTPURL(cfg.URL); err != nil {
 		return nil, &Error{Flag: "url", Env: Prefix + "CHECK_URL", Value: redactedURL(cfg.URL), Err: err}
 	}
 	return cfg, nil
@@ -92,8 +92,8 @@ type Healthcheck struct {
 // TLS is the client TLS the healthcheck uses: the CA file if given, else,
 // when it found the local agent itself and that agent serves HTTPS, the
 // agent's own certificate pinned.
-func (c *Healthcheck) TLS() probe.TLSOptions {
-	return probe.TLSOptions{CAFile: c.CAFile, CertFile: c.ClientCertFile, KeyFile: c.ClientKeyFile, PinFile: c.pinFile}
+func (c *Healthcheck) TLS() endpoint.TLSOptions {
+	return endpoint.TLSOptions{CAFile: c.CAFile, CertFile: c.ClientCertFile, KeyFile: c.ClientKeyFile, PinFile: c.pinFile}
 }
 
 // HealthcheckSynopsis is the help paragraph of healthcheck.
@@ -147,7 +147,7 @@ func LoadHealthcheck(args, environ []string, help io.Writer) (*Healthcheck, erro
 			return nil, &Error{Flag: "tls-cert-file", Env: Prefix + "TLS_CERT_FILE", Value: cfg.pinFile, FromEnv: true, Err: err}
 		}
 	}
-	u, err := probe.ParseHTTPURL(cfg.URL)
+	u, err := endpoint.ParseHTTPURL(cfg.URL)
 	if err != nil {
 		return nil, &Error{Flag: "url", Env: Prefix + "HEALTHCHECK_URL", Value: redactedURL(cfg.URL), Err: err}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
 // Serve holds the settings of `iris-mirror-agent serve`.
@@ -90,7 +90,7 @@ func (c *Serve) Validate() error {
 	if len(c.Member) > 64 || strings.ContainsAny(c.Member, " \t\r\n#\"") {
 		return bad("member", c.Member, "must be at most 64 characters, without spaces, quotes or '#'")
 	}
-	if _, err := probe.ParseHTTPURL(c.MirrorStatusURL); err != nil {
+	if _, err := endpoint.ParseHTTPURL(c.MirrorStatusURL); err != nil {
 		return bad("mirror-status-url", redactedURL(c.MirrorStatusURL), err.Error())
 	}
 	if c.CAFile != "" {
@@ -170,8 +170,8 @@ func envName(flag string) string {
 }
 
 func redactedURL(raw string) string {
-	if u, err := probe.ParseHTTPURL(raw); err == nil {
-		return probe.Redact(u)
+	if u, err := endpoint.ParseHTTPURL(raw); err == nil {
+		return endpoint.Redact(u)
 	}
 	if i := strings.Index(raw, "@"); i >= 0 {
 		if j := strings.Index(raw, "://"); j >= 0 && j < i {

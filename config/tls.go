@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
 // validateTLS checks the HTTPS settings of the HTTP listener: both files
@@ -55,7 +55,7 @@ func checkCAFile(path string) error {
 	if err := readableFile(path); err != nil {
 		return err
 	}
-	if _, err := probe.LoadCertPool(path); err != nil {
+	if _, err := endpoint.LoadCertPool(path); err != nil {
 		return errors.New("no PEM certificate in it")
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/internal/relay"
+	"github.com/irismirror/iris-mirror-agent/testbed/relay"
 )
 
 // BenchmarkForward compares a client talking to a loopback server

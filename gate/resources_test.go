@@ -10,7 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/irismirror/iris-mirror-agent/internal/syncbuf"
+	"github.com/irismirror/iris-mirror-agent/testbed/syncbuf"
 )
 
 func TestFitSessions(t *testing.T) {

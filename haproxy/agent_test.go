@@ -13,6 +13,7 @@ import (
 
 	"github.com/irismirror/iris-mirror-agent/checker"
 	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/testbed/haproxyclient"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -261,7 +262,7 @@ func TestServeManyConcurrentChecks(t *testing.T) {
 func readLine(addr, send string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return Ask(ctx, addr, send)
+	return haproxyclient.Ask(ctx, addr, send)
 }
 
 // TestAskSendsWithTheHandshake: a client that delays the handshake's ACK
@@ -270,7 +271,7 @@ func TestAskSendsWithTheHandshake(t *testing.T) {
 	addr := startAgent(t, snapshot(probe.NotPrimary, "mirror_status 503 FAILED"))
 	for i := range 200 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		line, err := Ask(ctx, addr, "standby\n")
+		line, err := haproxyclient.Ask(ctx, addr, "standby\n")
 		cancel()
 		if err != nil || line != "up ready 100%\n" {
 			t.Fatalf("attempt %d: %q %v: the agent-send was not there at accept", i, line, err)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
 // TLSFiles are the PEM files of the HTTPS listener.
@@ -43,7 +43,7 @@ func (r *TLSReloader) Reload() error {
 		NextProtos:   []string{"http/1.1"},
 	}
 	if r.files.ClientCA != "" {
-		pool, err := probe.LoadCertPool(r.files.ClientCA)
+		pool, err := endpoint.LoadCertPool(r.files.ClientCA)
 		if err != nil {
 			return fmt.Errorf("load client CA: %w", err)
 		}

@@ -10,8 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/irismirror/iris-mirror-agent/checker"
-	"github.com/irismirror/iris-mirror-agent/internal/itest"
 	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/testbed/itest"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

@@ -11,11 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
 // MirrorStatusName is the probe name used in results, logs and /status.
@@ -29,14 +30,6 @@ const MaxBody = 4096
 // buffer before the body.
 const maxResponseHeaderBytes = 16 << 10
 
-// TLSOptions configures https mirror-status URLs.
-type TLSOptions struct {
-	CAFile             string // PEM bundle to trust instead of the system pool
-	InsecureSkipVerify bool   // accept any certificate; the caller logs a warning
-	CertFile, KeyFile  string // client certificate, for a server that asks for one
-	PinFile            string // trust exactly the certificates in this PEM file, whatever their names
-}
-
 // HTTPTarget is a mirror_status.cxw URL bound to the client that asks it.
 type HTTPTarget struct {
 	URL     string // the full URL, possibly with credentials: never shown
@@ -47,12 +40,12 @@ type HTTPTarget struct {
 // NewHTTPTarget validates rawURL and builds the retrying client for it.
 // Retries happen only on transport errors (refused, reset), never on an HTTP
 // status (a 503 is an answer), and never past the probe's deadline.
-func NewHTTPTarget(rawURL string, tlsOpts TLSOptions) (HTTPTarget, error) {
-	u, err := ParseHTTPURL(rawURL)
+func NewHTTPTarget(rawURL string, tlsOpts endpoint.TLSOptions) (HTTPTarget, error) {
+	u, err := endpoint.ParseHTTPURL(rawURL)
 	if err != nil {
 		return HTTPTarget{}, err
 	}
-	tlsConf, err := ClientTLS(tlsOpts)
+	tlsConf, err := endpoint.ClientTLS(tlsOpts)
 	if err != nil {
 		return HTTPTarget{}, err
 	}
@@ -81,38 +74,7 @@ func NewHTTPTarget(rawURL string, tlsOpts TLSOptions) (HTTPTarget, error) {
 		Backoff:      retryablehttp.DefaultBackoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
-	return HTTPTarget{URL: rawURL, Display: Redact(u), client: client}, nil
-}
-
-// ParseHTTPURL accepts only absolute http and https URLs with a host.
-func ParseHTTPURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("not a URL: %w", errors.Unwrap(err))
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("scheme must be http or https, not %q", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return nil, errors.New("no host")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("bad port %q", p)
-		}
-	}
-	return u, nil
-}
-
-// Redact drops userinfo, query and fragment so a URL is safe to log.
-func Redact(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.RawQuery = ""
-	c.ForceQuery = false
-	c.Fragment = ""
-	c.RawFragment = ""
-	return c.String()
+	return HTTPTarget{URL: rawURL, Display: endpoint.Redact(u), client: client}, nil
 }
 
 // retryTransportErrors retries refused and reset connections while the

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
 // server starts a loopback HTTP server with handler h and returns its URL.
@@ -130,7 +132,7 @@ func TestMirrorStatusTable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			target, err := NewHTTPTarget(tc.url(t), TLSOptions{})
+			target, err := NewHTTPTarget(tc.url(t), endpoint.TLSOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +164,7 @@ func TestMirrorStatusDoesNotRetry503(t *testing.T) {
 		w.WriteHeader(503)
 		_, _ = w.Write([]byte("FAILED"))
 	})
-	target, err := NewHTTPTarget(url, TLSOptions{})
+	target, err := NewHTTPTarget(url, endpoint.TLSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +191,7 @@ func TestMirrorStatusRetriesWithinDeadline(t *testing.T) {
 		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nSUCCESS"))
 		c.Close()
 	})
-	target, _ := NewHTTPTarget(url, TLSOptions{})
+	target, _ := NewHTTPTarget(url, endpoint.TLSOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	res := MirrorStatus(ctx, target)
@@ -198,7 +200,7 @@ func TestMirrorStatusRetriesWithinDeadline(t *testing.T) {
 	}
 
 	// Refused forever: retries stop at the deadline, not after it.
-	target, _ = NewHTTPTarget("http://"+refusedAddr(t)+"/x", TLSOptions{})
+	target, _ = NewHTTPTarget("http://"+refusedAddr(t)+"/x", endpoint.TLSOptions{})
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -219,7 +221,7 @@ func TestMirrorStatusHTTPS(t *testing.T) {
 	url := srv.URL + "/csp/mirror_status.cxw"
 
 	// Untrusted certificate: an error, not a role.
-	target, err := NewHTTPTarget(url, TLSOptions{})
+	target, err := NewHTTPTarget(url, endpoint.TLSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +236,7 @@ func TestMirrorStatusHTTPS(t *testing.T) {
 	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	target, err = NewHTTPTarget(url, TLSOptions{CAFile: caFile})
+	target, err = NewHTTPTarget(url, endpoint.TLSOptions{CAFile: caFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,14 +245,14 @@ func TestMirrorStatusHTTPS(t *testing.T) {
 	}
 
 	// Skip-verify accepts it too.
-	target, _ = NewHTTPTarget(url, TLSOptions{InsecureSkipVerify: true})
+	target, _ = NewHTTPTarget(url, endpoint.TLSOptions{InsecureSkipVerify: true})
 	if res := MirrorStatus(context.Background(), target); res.Outcome != Primary {
 		t.Fatalf("skip-verify: got %v %q", res.Outcome, res.Reason)
 	}
 
 	// A plain-HTTP server behind an https URL: TLS handshake failure.
 	plain := server(t, reply(200, "SUCCESS"))
-	target, _ = NewHTTPTarget(strings.Replace(plain, "http://", "https://", 1), TLSOptions{InsecureSkipVerify: true})
+	target, _ = NewHTTPTarget(strings.Replace(plain, "http://", "https://", 1), endpoint.TLSOptions{InsecureSkipVerify: true})
 	if res := MirrorStatus(context.Background(), target); res.Outcome != Error || !strings.Contains(res.Reason, "tls") {
 		t.Fatalf("https to plain http: got %v %q", res.Outcome, res.Reason)
 	}
@@ -258,22 +260,22 @@ func TestMirrorStatusHTTPS(t *testing.T) {
 
 func TestNewHTTPTargetRejects(t *testing.T) {
 	for _, raw := range []string{"", "ftp://x/", "http://", "http://h:99999/", "://x", "127.0.0.1:52773"} {
-		if _, err := NewHTTPTarget(raw, TLSOptions{}); err == nil {
+		if _, err := NewHTTPTarget(raw, endpoint.TLSOptions{}); err == nil {
 			t.Errorf("%q accepted", raw)
 		}
 	}
-	if _, err := NewHTTPTarget("http://x/", TLSOptions{CAFile: "/nonexistent/ca.pem"}); err == nil {
+	if _, err := NewHTTPTarget("http://x/", endpoint.TLSOptions{CAFile: "/nonexistent/ca.pem"}); err == nil {
 		t.Error("missing CA file accepted")
 	}
 	bad := filepath.Join(t.TempDir(), "bad.pem")
 	_ = os.WriteFile(bad, []byte("not a cert"), 0o600)
-	if _, err := NewHTTPTarget("https://x/", TLSOptions{CAFile: bad}); err == nil {
+	if _, err := NewHTTPTarget("https://x/", endpoint.TLSOptions{CAFile: bad}); err == nil {
 		t.Error("CA file without certificates accepted")
 	}
 }
 
 func TestRedactDropsCredentials(t *testing.T) {
-	target, err := NewHTTPTarget("http://admin:s3cret@127.0.0.1:52773/csp/mirror_status.cxw?token=abc", TLSOptions{})
+	target, err := NewHTTPTarget("http://admin:s3cret@127.0.0.1:52773/csp/mirror_status.cxw?token=abc", endpoint.TLSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

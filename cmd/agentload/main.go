@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/internal/agentload"
+	"github.com/irismirror/iris-mirror-agent/testbed/agentload"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/irismirror/iris-mirror-agent/internal/agentload"
+	"github.com/irismirror/iris-mirror-agent/testbed/agentload"
 )
 
 func TestRunPrintsJSON(t *testing.T) {

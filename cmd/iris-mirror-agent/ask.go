@@ -10,14 +10,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
 // askAgent GETs an agent endpoint and returns the status code and the first
 // line of the body. It uses no proxy and no connection pool: one request,
 // one connection, bounded by timeout. tlsOpts apply to an https URL.
-func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts probe.TLSOptions) (int, string, error) {
-	tlsConf, err := probe.ClientTLS(tlsOpts)
+func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions) (int, string, error) {
+	tlsConf, err := endpoint.ClientTLS(tlsOpts)
 	if err != nil {
 		return 0, "", err
 	}
@@ -51,7 +51,7 @@ func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts pr
 
 // askAndReport asks url and prints one line: pass or fail, then what the
 // agent said (or why it could not be asked). It returns ExitOK on a 200.
-func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts probe.TLSOptions, pass, fail, subject string) int {
+func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, pass, fail, subject string) int {
 	code, line, err := askAgent(ctx, url, timeout, tlsOpts)
 	msg := describeAsk(displayURL(url), code, line, err)
 	if subject != "" {
@@ -67,8 +67,8 @@ func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout tim
 
 // displayURL drops credentials and query from a URL shown to people.
 func displayURL(raw string) string {
-	if u, err := probe.ParseHTTPURL(raw); err == nil {
-		return probe.Redact(u)
+	if u, err := endpoint.ParseHTTPURL(raw); err == nil {
+		return endpoint.Redact(u)
 	}
 	return raw
 }

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
 // askNetHTTP is askAgent's net/http path, forced for an http:// URL, so
 // the plain client can be compared with it.
 func askNetHTTP(ctx context.Context, url string, timeout time.Duration) (int, string, error) {
-	return askAgent(ctx, "HTTP"+strings.TrimPrefix(url, "http"), timeout, probe.TLSOptions{})
+	return askAgent(ctx, "HTTP"+strings.TrimPrefix(url, "http"), timeout, endpoint.TLSOptions{})
 }
 
 func TestAskPlainMatchesNetHTTP(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/config"
-	"github.com/irismirror/iris-mirror-agent/internal/itest"
+	"github.com/irismirror/iris-mirror-agent/testbed/itest"
 )
 
 // badValue is one invalid value for a setting, tried as a flag and as an

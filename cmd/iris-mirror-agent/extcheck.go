@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/httpapi"
-	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 // runExternalCheck is what haproxy's external-check runs: ask the agent on
@@ -26,5 +26,5 @@ func runExternalCheck(ctx context.Context, inv haproxy.Invocation, confPath stri
 		return ExitFail
 	}
 	ctx = withUserAgent(ctx, httpapi.ExternalCheckUserAgent)
-	return askAndReport(ctx, stdout, url, cfg.Timeout, probe.TLSOptions{CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, InsecureSkipVerify: cfg.InsecureSkipVerify}, "OK", "FAIL", inv.ServerName)
+	return askAndReport(ctx, stdout, url, cfg.Timeout, endpoint.TLSOptions{CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, InsecureSkipVerify: cfg.InsecureSkipVerify}, "OK", "FAIL", inv.ServerName)
 }

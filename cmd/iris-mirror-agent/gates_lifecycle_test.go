@@ -11,7 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/irismirror/iris-mirror-agent/gate"
-	"github.com/irismirror/iris-mirror-agent/simulator"
+	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
 
 // TestServeGatesStopLeaksNothing runs serve in-process with two gates and

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/irismirror/iris-mirror-agent/internal/itest"
+	"github.com/irismirror/iris-mirror-agent/testbed/itest"
 )
 
 // TestServeDrainLeaksNothing runs serve in-process (HTTPS on, so the

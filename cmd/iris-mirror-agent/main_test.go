@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/haproxy"
-	"github.com/irismirror/iris-mirror-agent/simulator"
+	"github.com/irismirror/iris-mirror-agent/testbed/haproxyclient"
+	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
 
 // runCmd runs the CLI in-process with its own stdout, stderr and env.
@@ -214,7 +214,7 @@ func TestServeEndToEnd(t *testing.T) {
 func readAgent(addr, send string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	return haproxy.Ask(ctx, addr, send)
+	return haproxyclient.Ask(ctx, addr, send)
 }
 
 func waitFor(t *testing.T, cond func() bool, what string) {

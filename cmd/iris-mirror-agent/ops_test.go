@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/httpapi"
-	"github.com/irismirror/iris-mirror-agent/internal/syncbuf"
-	"github.com/irismirror/iris-mirror-agent/simulator"
+	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
+	"github.com/irismirror/iris-mirror-agent/testbed/syncbuf"
 )
 
 // servedAgent is `serve` run in-process beside a simulated member.

@@ -18,6 +18,7 @@ import (
 	"github.com/irismirror/iris-mirror-agent/buildinfo"
 	"github.com/irismirror/iris-mirror-agent/checker"
 	"github.com/irismirror/iris-mirror-agent/config"
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/httpapi"
 	"github.com/irismirror/iris-mirror-agent/monitor"
@@ -171,7 +172,7 @@ func drain(mon *monitor.Monitor, delay time.Duration, log zerolog.Logger) {
 // buildProbers binds the configured probes to their targets. The mirror
 // status probe is always first: it is the role source.
 func buildProbers(cfg *config.Serve, log zerolog.Logger) ([]monitor.Prober, error) {
-	target, err := probe.NewHTTPTarget(cfg.MirrorStatusURL, probe.TLSOptions{
+	target, err := probe.NewHTTPTarget(cfg.MirrorStatusURL, endpoint.TLSOptions{
 		CAFile: cfg.CAFile, InsecureSkipVerify: cfg.InsecureSkipVerify,
 	})
 	if err != nil {

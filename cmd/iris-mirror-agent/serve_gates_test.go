@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/irismirror/iris-mirror-agent/simulator"
+	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
 
 // TestServeGates runs serve in-process with a primary gate on the web

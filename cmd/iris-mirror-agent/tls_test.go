@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irismirror/iris-mirror-agent/endpoint"
 	"github.com/irismirror/iris-mirror-agent/haproxy"
-	"github.com/irismirror/iris-mirror-agent/internal/itest"
-	"github.com/irismirror/iris-mirror-agent/probe"
-	"github.com/irismirror/iris-mirror-agent/simulator"
+	"github.com/irismirror/iris-mirror-agent/testbed/itest"
+	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
 
 // startMember runs a simulated primary on free loopback ports.
@@ -31,7 +31,7 @@ func startMember(t *testing.T) *simulator.Member {
 // clientTLS trusts caFile, as a balancer checking over HTTPS would.
 func clientTLS(t *testing.T, caFile string) *tls.Config {
 	t.Helper()
-	conf, err := probe.ClientTLS(probe.TLSOptions{CAFile: caFile})
+	conf, err := endpoint.ClientTLS(endpoint.TLSOptions{CAFile: caFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/demo"
+	"github.com/irismirror/iris-mirror-agent/testbed/demo"
 )
 
 // runDemo is the one-command trial: see package demo.

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/irismirror/iris-mirror-agent/simulator"
+	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
 
 // runQList makes irissim act as IRIS's launcher for one command:

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/irismirror/iris-mirror-agent/simulator"
+	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -1,8 +1,0 @@
-//go:build !linux
-
-package haproxy
-
-import "syscall"
-
-// DelayHandshakeACK has no portable equivalent outside Linux.
-func DelayHandshakeACK(_, _ string, _ syscall.RawConn) error { return nil }

@@ -1,0 +1,234 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/irismirror/iris-mirror-agent/testbed/itest"
+)
+
+// userProvided are files a compose file mounts that the user supplies and
+// git must never hold: each is listed in examples/compose/.gitignore.
+var userProvided = map[string]bool{"iris.key": true}
+
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Build       any               `yaml:"build"`
+	Command     []string          `yaml:"command"`
+	Environment map[string]string `yaml:"environment"`
+	Volumes     []string          `yaml:"volumes"`
+	Ports       []string          `yaml:"ports"`
+	DependsOn   any               `yaml:"depends_on"`
+	NetworkMode string            `yaml:"network_mode"`
+	ReadOnly    bool              `yaml:"read_only"`
+	Healthcheck *struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
+}
+
+// TestComposeFiles parses each compose file and checks that everything it
+// names exists: services it depends on or shares a network with, files it
+// mounts, Dockerfile targets it builds, subcommands its health checks and
+// commands run, settings its agents read, ports its balancers listen on.
+func TestComposeFiles(t *testing.T) {
+	root := itest.Root(t)
+	files, _ := filepath.Glob(filepath.Join(root, "examples", "compose", "*.yml"))
+	if len(files) < 2 {
+		t.Fatalf("want the IRIS and the irissim compose files, found %v", files)
+	}
+	ignored, _ := os.ReadFile(filepath.Join(root, "examples", "compose", ".gitignore"))
+	stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Services map[string]composeService `yaml:"services"`
+			}
+			if err := yaml.Unmarshal(b, &doc); err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			dir := filepath.Dir(f)
+			svcs := doc.Services
+			for _, m := range []string{"ap1a", "ap1b", "ap2a", "ap2b"} {
+				if _, ok := svcs[m]; !ok {
+					t.Errorf("no service %s: the reference layout has members ap1a, ap1b, ap2a, ap2b", m)
+				}
+				agent, ok := svcs[m+"-agent"]
+				if !ok {
+					t.Errorf("no agent beside %s", m)
+					continue
+				}
+				if agent.NetworkMode != "service:"+m {
+					t.Errorf("%s-agent: network_mode %q, want service:%s so 127.0.0.1 is the member", m, agent.NetworkMode, m)
+				}
+				if agent.Environment["MIRROR_AGENT_MEMBER"] != m {
+					t.Errorf("%s-agent: MIRROR_AGENT_MEMBER %q", m, agent.Environment["MIRROR_AGENT_MEMBER"])
+				}
+			}
+			for _, need := range []string{"haproxy", "nginx"} {
+				if _, ok := svcs[need]; !ok {
+					t.Errorf("no %s service", need)
+				}
+			}
+			names := make([]string, 0, len(svcs))
+			for name := range svcs {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			for _, name := range names {
+				checkComposeService(t, root, dir, name, svcs[name], svcs, stages, string(ignored))
+			}
+		})
+	}
+}
+
+func checkComposeService(t *testing.T, root, dir, name string, s composeService, all map[string]composeService, stages []dockerStage, ignored string) {
+	t.Helper()
+	where := name
+	// What the service runs: an image we build (whose binary we know) or
+	// a stock one.
+	var stage *dockerStage
+	switch b := s.Build.(type) {
+	case nil:
+		if s.Image == "" {
+			t.Errorf("%s: neither image nor build", where)
+		}
+	case map[string]any:
+		ctx, _ := b["context"].(string)
+		df, _ := b["dockerfile"].(string)
+		target, _ := b["target"].(string)
+		if df == "" {
+			df = "Dockerfile"
+		}
+		if p := filepath.Join(dir, ctx, df); !fileExists(p) || filepath.Clean(filepath.Join(dir, ctx)) != root {
+			t.Errorf("%s: build context %q / %q is not this repository's Dockerfile", where, ctx, df)
+		}
+		st, ok := stageByName(stages, target)
+		if !ok {
+			t.Errorf("%s: build target %q is no stage of the Dockerfile", where, target)
+		} else {
+			stage = &st
+		}
+	default:
+		t.Errorf("%s: build should be a map with context, dockerfile, target", where)
+	}
+
+	for _, dep := range dependsOn(s.DependsOn) {
+		if _, ok := all[dep]; !ok {
+			t.Errorf("%s: depends_on %q, no such service", where, dep)
+		}
+	}
+	if mode, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+		if _, exists := all[mode]; !exists {
+			t.Errorf("%s: network_mode service:%s, no such service", where, mode)
+		}
+		if len(s.Ports) > 0 {
+			t.Errorf("%s: shares another service's network: publish ports there", where)
+		}
+	}
+
+	// Mounted files exist in the repository, or are the user's own and
+	// ignored by git. Their text is where a stock image's ports and
+	// environment must show up.
+	var mounted strings.Builder
+	for _, v := range s.Volumes {
+		src, rest, _ := strings.Cut(v, ":")
+		dst, _, _ := strings.Cut(rest, ":")
+		if !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") {
+			continue // a named volume
+		}
+		p := filepath.Join(dir, src)
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case userProvided[filepath.Base(p)]:
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(filepath.Base(p)) + `$`).MatchString(ignored) {
+				t.Errorf("%s: mounts the user's %s: examples/compose/.gitignore must list it", where, filepath.Base(p))
+			}
+		case !fileExists(p):
+			t.Errorf("%s: mounts %s, which does not exist", where, rel)
+		default:
+			b, _ := os.ReadFile(p)
+			mounted.Write(b)
+			// A whole nginx.conf (it has the events block) replaces the
+			// image's; conf.d only takes http-level snippets.
+			if nginxMainConf.Match(b) && dst != "/etc/nginx/nginx.conf" {
+				t.Errorf("%s: %s is a whole nginx.conf: mount it as /etc/nginx/nginx.conf, not %s", where, rel, dst)
+			}
+		}
+	}
+
+	for _, port := range s.Ports {
+		parts := strings.Split(port, ":")
+		cport := strings.TrimSuffix(parts[len(parts)-1], "/tcp")
+		switch {
+		case stage != nil:
+			if !wordRE(cport).MatchString(strings.Join(stage.get("EXPOSE"), " ")) {
+				t.Errorf("%s: publishes %s, which the image does not expose", where, cport)
+			}
+		case !wordRE(cport).MatchString(mounted.String()):
+			t.Errorf("%s: publishes %s, which no mounted configuration listens on", where, cport)
+		}
+	}
+
+	if stage != nil {
+		bin := execForm(t, where, stage.get("ENTRYPOINT")[0])[0]
+		cmd := s.Command
+		if cmd == nil {
+			cmd = execForm(t, where, stage.get("CMD")[0])
+		}
+		if filepath.Base(bin) == "iris-mirror-agent" && len(cmd) > 0 && cmd[0] == "serve" {
+			checkServeConfig(t, where, cmd[1:], s.Environment)
+		} else {
+			requireCommand(t, where+" command", binaryFor(t, bin), cmd)
+		}
+		if s.Healthcheck == nil {
+			t.Errorf("%s: no healthcheck", where)
+		} else if hc := s.Healthcheck.Test; len(hc) < 3 || hc[0] != "CMD" || hc[1] != bin {
+			t.Errorf("%s: healthcheck %v should be [CMD %s subcommand...] (no shell in the image)", where, hc, bin)
+		} else {
+			requireCommand(t, where+" healthcheck", binaryFor(t, bin), hc[2:])
+		}
+		if !s.ReadOnly {
+			t.Errorf("%s: our images write nothing: set read_only: true", where)
+		}
+	} else {
+		for k := range s.Environment {
+			if !strings.Contains(mounted.String(), "${"+k) {
+				t.Errorf("%s: environment %s is used by no mounted configuration", where, k)
+			}
+		}
+	}
+}
+
+func dependsOn(v any) []string {
+	var out []string
+	switch d := v.(type) {
+	case []any:
+		for _, x := range d {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+	case map[string]any:
+		for k := range d {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+var nginxMainConf = regexp.MustCompile(`(?m)^events\s*\{`)
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
