@@ -111,7 +111,7 @@ func (w *Writer) write(line []byte) {
 func New(sink io.Writer, level, format string) (zerolog.Logger, *Writer) {
 	if format == "auto" {
 		format = "json"
-		if isTerminal(sink) {
+		if IsTerminal(sink) {
 			format = "console"
 		}
 	}
@@ -146,7 +146,8 @@ type lineBuffer []byte
 
 func (b *lineBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal (a character device).
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

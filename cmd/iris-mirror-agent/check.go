@@ -9,11 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irismirror/iris-mirror-agent/agent"
 	"github.com/irismirror/iris-mirror-agent/checker"
 	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/endpoint"
 	"github.com/irismirror/iris-mirror-agent/monitor"
-	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
@@ -34,20 +34,10 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 // checkDirect probes IRIS once with the probes serve uses and answers the
 // primary question as serve would: the same state machine decides.
 func checkDirect(ctx context.Context, cfg *checkSettings, stdout, stderr io.Writer) int {
-	target, err := probe.NewHTTPTarget(cfg.MirrorStatusURL, cfg.TLS())
+	probers, err := agent.Probers(agent.Targets{MirrorStatusURL: cfg.MirrorStatusURL, TLS: cfg.TLS(), SuperServer: cfg.SuperServer})
 	if err != nil {
-		fmt.Fprintf(stderr, "iris-mirror-agent check: --mirror-status-url: %v\n", err)
+		fmt.Fprintf(stderr, "iris-mirror-agent check: %v\n", err)
 		return ExitUsage
-	}
-	probers := []monitor.Prober{{
-		Spec: checker.ProbeSpec{Name: probe.MirrorStatusName, Target: target.Display},
-		Run:  func(ctx context.Context) probe.Result { return probe.MirrorStatus(ctx, target) },
-	}}
-	if addr := cfg.SuperServer; addr != "" {
-		probers = append(probers, monitor.Prober{
-			Spec: checker.ProbeSpec{Name: probe.SuperServerName, Target: addr},
-			Run:  func(ctx context.Context) probe.Result { return probe.SuperServer(ctx, addr) },
-		})
 	}
 	snap := monitor.Once(ctx, probers, cfg.Timeout)
 	if v := snap.Verdict(checker.AskPrimary, snap.At); !v.OK {

@@ -10,13 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/httpapi"
+	"github.com/irismirror/iris-mirror-agent/logging"
 )
 
 // statusRow is one agent's answer, or why there is none.
@@ -52,7 +52,7 @@ func runStatus(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		}
 		urls[i] = u
 	}
-	tty := isTerminal(stdout)
+	tty := logging.IsTerminal(stdout)
 	for {
 		rep := collectStatus(ctx, urls, cfg.Timeout)
 		switch {
@@ -263,15 +263,6 @@ func cut(s string, n int) string {
 		return s
 	}
 	return s[:n-3] + "..."
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // statusSettings are the settings of `iris-mirror-agent status`.

@@ -77,7 +77,9 @@ func TestServeHTTPSWithClientCertificates(t *testing.T) {
 		{"healthcheck without client certificate", []string{"MIRROR_AGENT_HTTP_LISTEN=" + httpAddr, "MIRROR_AGENT_TLS_CERT_FILE=" + cert}, []string{"healthcheck"}, ExitFail, "unhealthy"},
 	}
 	for _, c := range cases {
-		got, out, errOut := runCmd(t, ctx, c.env, c.args...)
+		// Not a timing test: a handshake with client certificates on a
+		// busy machine may take longer than the default second.
+		got, out, errOut := runCmd(t, ctx, c.env, append(c.args, "--timeout", "20s")...)
 		if got != c.code || !strings.Contains(out, c.out) {
 			t.Errorf("%s: exit %d (want %d), stdout %q, stderr %q", c.name, got, c.code, out, errOut)
 		}
