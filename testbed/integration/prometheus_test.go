@@ -26,9 +26,6 @@ const (
 	promFor    = time.Second            // every for: of the rules, in the test copy
 )
 
-// promAgent are the agents' flags: --interval and --timeout, explicit.
-var promAgent = []string{"--interval", "250ms", "--timeout", "500ms"}
-
 // forLine is a rule's for: line.
 var forLine = regexp.MustCompile(`(?m)^(\s+for:\s*)\S+\s*$`)
 
@@ -49,8 +46,8 @@ func TestPrometheusAlertsFailover(t *testing.T) {
 	ap1a := itest.StartMember(t, "ap1a", net.IP(1), "primary")
 	ap1b := itest.StartMember(t, "ap1b", net.IP(2), "backup")
 	agents := map[string]*itest.Agent{
-		"ap1a": itest.StartAgent(t, ap1a, promAgent...),
-		"ap1b": itest.StartAgent(t, ap1b, promAgent...),
+		"ap1a": itest.StartAgent(t, ap1a, fastAgent...),
+		"ap1b": itest.StartAgent(t, ap1b, fastAgent...),
 	}
 
 	dir := filepath.Join(itest.Root(t), "examples", "prometheus")
@@ -77,7 +74,7 @@ func TestPrometheusAlertsFailover(t *testing.T) {
 	// One round of everything between a member's change and an alert's
 	// state: the agent sees it (interval + timeout), a scrape carries it,
 	// a rule evaluation counts it, for: elapses, the next evaluation fires.
-	round := 250*time.Millisecond + 500*time.Millisecond + promScrape + promFor + 2*promEval
+	round := agentTiming(t, "--interval") + agentTiming(t, "--timeout") + promScrape + promFor + 2*promEval
 	// Generous: the machine is shared, Prometheus and the agents are slow
 	// to start under load, and waiting longer costs only a failing run.
 	deadline := 20 * round
@@ -128,13 +125,13 @@ func TestPrometheusAlertsFailover(t *testing.T) {
 	checkFor(t, "IRISMirrorAgentDown", fired3.Sub(t3))
 	checkAnnotations(t, w.last, "IRISMirrorAgentDown", "iris/ap1-1")
 	t4 := time.Now()
-	itest.StartAgent(t, ap1b, promAgent...)
+	itest.StartAgent(t, ap1b, fastAgent...)
 	resolved3 := w.until("ap1b's agent restarted", []string{"IRISMirrorAgentDown"}, noAlerts)
 	rows = append(rows, row{"ap1b's agent killed, then restarted", "IRISMirrorAgentDown", ms(fired3.Sub(t3)), ms(resolved3.Sub(t4))})
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Prometheus alerts (scrape and evaluation every %v, for: %v; agents %s; %d polls of /api/v1/alerts):\n",
-		promScrape, promFor, strings.Join(promAgent, " "), w.polls)
+		promScrape, promFor, strings.Join(fastAgent, " "), w.polls)
 	b.WriteString("| change | alert | fired after | resolved after the fix |\n|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.step, r.alert, r.fired, r.resolved)
