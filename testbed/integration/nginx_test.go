@@ -300,8 +300,12 @@ func analyseHang(samples []itest.Sample, t0, t1 time.Time, held time.Duration) h
 }
 
 func (h hangResult) String() string {
-	return fmt.Sprintf("the gates cut %d sessions; %d held requests released %v after the hang; then %d errors without waiting on it (slowest %v), %d slow",
-		h.cut, h.hung, h.released.Round(time.Millisecond), h.fast, h.worstFast.Round(time.Microsecond), h.slowAfterRelease)
+	held := "none held longer than the balancer's own error"
+	if h.hung > 0 {
+		held = fmt.Sprintf("%d held requests released %v after the hang", h.hung, h.released.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("the gates cut %d sessions; %s; then %d errors without waiting on it (slowest %v), %d slow",
+		h.cut, held, h.fast, h.worstFast.Round(time.Microsecond), h.slowAfterRelease)
 }
 
 // errorResult summarises requests after every member of a set stopped.
@@ -346,5 +350,5 @@ func analyseErrors(samples []itest.Sample, t0 time.Time, grace time.Duration) er
 
 func (e errorResult) String() string {
 	return fmt.Sprintf("%d errors, p50 %v, slowest %v, kinds %s",
-		e.errors, e.p50.Round(time.Microsecond), e.slowest.Round(time.Microsecond), strings.Join(e.kinds, " | "))
+		e.errors, e.p50.Round(time.Microsecond), e.slowest.Round(time.Microsecond), strings.Join(e.kinds, ", "))
 }
