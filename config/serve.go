@@ -93,7 +93,7 @@ func (c *Serve) Validate() error {
 		return bad("member", c.Member, "must be at most 64 characters, without spaces, quotes or '#'")
 	}
 	if _, err := endpoint.ParseHTTPURL(c.MirrorStatusURL); err != nil {
-		return bad("mirror-status-url", redactedURL(c.MirrorStatusURL), err.Error())
+		return bad("mirror-status-url", RedactedURL(c.MirrorStatusURL), err.Error())
 	}
 	if c.CAFile != "" {
 		if err := checkCAFile(c.CAFile); err != nil {
@@ -184,7 +184,9 @@ func envName(flag string) string {
 	return strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-func redactedURL(raw string) string {
+// RedactedURL shows a URL without its credentials, even one that does
+// not parse.
+func RedactedURL(raw string) string {
 	if u, err := endpoint.ParseHTTPURL(raw); err == nil {
 		return endpoint.Redact(u)
 	}

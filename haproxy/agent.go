@@ -3,8 +3,8 @@ package haproxy
 import (
 	"bytes"
 	"context"
-	"io"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"sync"

@@ -23,9 +23,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/irismirror/iris-mirror-agent/checker"
-	"github.com/irismirror/iris-mirror-agent/probe"
 	"github.com/irismirror/iris-mirror-agent/internal/capped"
 	"github.com/irismirror/iris-mirror-agent/metrics"
+	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 // EnvPrefix starts every variable a hook is given.

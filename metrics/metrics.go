@@ -277,7 +277,9 @@ type Func struct {
 }
 
 // AddGauge adds a family of gauges read at each scrape. Call before serving.
-func (r *Registry) AddGauge(name, help string, samples ...Func) { r.addFuncs(name, "gauge", help, samples) }
+func (r *Registry) AddGauge(name, help string, samples ...Func) {
+	r.addFuncs(name, "gauge", help, samples)
+}
 
 // AddCounter adds a family of counters read at each scrape (from counters
 // kept elsewhere, such as a gate's). Call before serving.

@@ -411,3 +411,12 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 
 // Interval is the time between rounds.
 func (m *Monitor) Interval() time.Duration { return m.opts.Interval }
+
+// Once runs one round of probers under timeout and returns the snapshot a
+// fresh state machine makes of it (for one-shot checks: the same decision
+// as the loop's, from one round).
+func Once(ctx context.Context, probers []Prober, timeout time.Duration) *checker.Snapshot {
+	m := New(probers, Options{Interval: timeout, Timeout: timeout, Checker: checker.Config{Rise: 1, Fall: 1, Lease: time.Hour}}) // read once, at once
+	m.round(ctx)
+	return m.Snapshot()
+}

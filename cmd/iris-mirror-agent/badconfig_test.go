@@ -211,7 +211,7 @@ func serveArgs(caseArgs, env []string, busyHTTP, busyAgent string) []string {
 // envOf is the environment variable of a setting (of serve, check or
 // healthcheck); a few differ from their flag (--gate: MIRROR_AGENT_GATES).
 func envOf(flag string) string {
-	for _, cfg := range []any{&config.Serve{}, &config.Check{}, &config.Healthcheck{}} {
+	for _, cfg := range []any{&config.Serve{}, &checkSettings{}, &healthcheckSettings{}} {
 		settings, _ := config.Settings(cfg)
 		for _, s := range settings {
 			if s.Flag == flag {

@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/irismirror/iris-mirror-agent/admin"
-	"github.com/irismirror/iris-mirror-agent/config"
 )
 
 const maintenanceSynopsis = `iris-mirror-agent maintenance on|off|status [settings]
@@ -18,7 +17,7 @@ through the agent's admin socket. It lasts until "off" or an agent restart;
 for a switch that survives restarts use serve --drain-file.`
 
 func runMaintenance(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	cfg, rest, err := config.LoadAdmin("iris-mirror-agent maintenance", maintenanceSynopsis, args, environ, stdout)
+	cfg, rest, err := loadAdmin("iris-mirror-agent maintenance", maintenanceSynopsis, args, environ, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}

@@ -17,7 +17,7 @@ import (
 
 // logFlushTimeout bounds how long serve waits at exit for its log to drain:
 // a log output nobody reads must not hold the process.
-const logFlushTimeout = time.Second
+const logFlushTimeout = 250 * time.Millisecond
 
 func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cfg, err := config.LoadServe(args, environ, stdout)
