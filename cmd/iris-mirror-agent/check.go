@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -18,12 +17,8 @@ import (
 
 func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cfg, err := loadCheck(args, environ, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "iris-mirror-agent check: %v\n", err)
-		return ExitUsage
+	if code, done := usageResult("check", err, stderr, ExitUsage); done {
+		return code
 	}
 	if cfg.Direct {
 		return checkDirect(ctx, cfg, stdout, stderr)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,12 +16,8 @@ import (
 // runHealthcheck exits 0 or 1 only: Docker reserves exit code 2.
 func runHealthcheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cfg, err := loadHealthcheck(args, environ, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "iris-mirror-agent healthcheck: %v\n", err)
-		return ExitFail
+	if code, done := usageResult("healthcheck", err, stderr, ExitFail); done {
+		return code
 	}
 	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), checkUserAgent, "healthy", "unhealthy", "")
 }

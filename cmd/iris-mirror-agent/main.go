@@ -17,21 +17,37 @@ import (
 	"github.com/irismirror/iris-mirror-agent/haproxy"
 )
 
-const usage = `Usage: iris-mirror-agent <command> [settings]
+// command is one subcommand: its name, its line in the usage, and what
+// runs it. Each lives in its own file with its own settings.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int
+}
 
-Commands:
-  serve        probe this member and answer balancers (HTTP and haproxy agent-check)
-  check        one-shot check; exit 0 if the member is a routable primary
-  healthcheck  Docker HEALTHCHECK: exit 0 if the local agent is live
-  status       ask several agents and print the mirror as a table
-  poke         ask the local agent for a probe round now (from ^ZMIRROR)
-  maintenance  take the local member out of every balancer, or put it back
-  version      print the version
+var commands = []command{
+	{"serve", "probe this member and answer balancers (HTTP, haproxy agent-check, gates)", runServe},
+	{"check", "one-shot check; exit 0 if the member is a routable primary", runCheck},
+	{"healthcheck", "Docker HEALTHCHECK: exit 0 if the local agent is live", runHealthcheck},
+	{"status", "ask several agents and print the mirror as a table", runStatus},
+	{"poke", "ask the local agent for a probe round now (from ^ZMIRROR)", runPoke},
+	{"maintenance", "take the local member out of every balancer, or put it back", runMaintenance},
+	{"version", "print the version", func(_ context.Context, _, _ []string, stdout, _ io.Writer) int { return runVersion(stdout) }},
+}
 
+// usage lists the commands.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("Usage: iris-mirror-agent <command> [settings]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
 Run "iris-mirror-agent <command> --help" for a command's settings.
 When haproxy runs this binary as its external-check command, it checks the
-server it was given (see README, "haproxy external-check").
-`
+server it was given (see docs/external-check.md).
+`)
+	return b.String()
+}
 
 func main() {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
@@ -48,31 +64,25 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runExternalCheck(ctx, inv, haproxy.ExternalCheckConfigPath, stdout)
 	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return ExitUsage
 	}
 	switch args[0] {
-	case "serve":
-		return runServe(ctx, args[1:], environ, stdout, stderr)
-	case "check":
-		return runCheck(ctx, args[1:], environ, stdout, stderr)
-	case "healthcheck":
-		return runHealthcheck(ctx, args[1:], environ, stdout, stderr)
-	case "status":
-		return runStatus(ctx, args[1:], environ, stdout, stderr)
-	case "poke":
-		return runPoke(ctx, args[1:], environ, stdout, stderr)
-	case "maintenance":
-		return runMaintenance(ctx, args[1:], environ, stdout, stderr)
-	case "version", "--version":
+	case "--version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return ExitOK
-	default:
-		fmt.Fprintf(stderr, "iris-mirror-agent: unknown command %q (try serve, check, healthcheck, status, poke, maintenance or version)\n", args[0])
-		return ExitUsage
 	}
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], environ, stdout, stderr)
+		}
+		names[i] = c.name
+	}
+	fmt.Fprintf(stderr, "iris-mirror-agent: unknown command %q (try %s)\n", args[0], strings.Join(names, ", "))
+	return ExitUsage
 }
 
 // lookup turns an environment list into a getenv function.

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 
 	"github.com/irismirror/iris-mirror-agent/admin"
@@ -18,15 +16,11 @@ for a switch that survives restarts use serve --drain-file.`
 
 func runMaintenance(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cfg, rest, err := loadAdmin("iris-mirror-agent maintenance", maintenanceSynopsis, args, environ, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
 	if err == nil && (len(rest) != 1 || (rest[0] != "on" && rest[0] != "off" && rest[0] != "status")) {
 		err = errors.New("want one of: on, off, status")
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "iris-mirror-agent maintenance: %v\n", err)
-		return ExitUsage
+	if code, done := usageResult("maintenance", err, stderr, ExitUsage); done {
+		return code
 	}
 	return adminCommand(ctx, cfg, admin.Command("maintenance "+rest[0]), stdout)
 }

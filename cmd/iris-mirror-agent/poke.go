@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -18,15 +16,11 @@ Ask the local agent for a probe round now (rate-limited by the agent's
 
 func runPoke(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cfg, rest, err := loadAdmin("iris-mirror-agent poke", pokeSynopsis, args, environ, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
 	if err == nil && len(rest) > 0 {
 		err = fmt.Errorf("unexpected argument %q (poke takes only settings)", rest[0])
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "iris-mirror-agent poke: %v\n", err)
-		return ExitUsage
+	if code, done := usageResult("poke", err, stderr, ExitUsage); done {
+		return code
 	}
 	return adminCommand(ctx, cfg, admin.Poke, stdout)
 }

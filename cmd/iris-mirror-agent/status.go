@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -37,12 +36,8 @@ type statusReport struct {
 
 func runStatus(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cfg, urls, err := loadStatus(args, environ, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "iris-mirror-agent status: %v\n", err)
-		return ExitUsage
+	if code, done := usageResult("status", err, stderr, ExitUsage); done {
+		return code
 	}
 	for i, raw := range urls {
 		u, err := statusURL(raw)
