@@ -177,6 +177,8 @@ func LoadFlags(cfg any, name, synopsis string, args, environ []string, help io.W
 }
 
 // Usage writes the help text: each flag with its env variable and default.
+// docs/settings.md is generated from the same Settings (see
+// cmd/iris-mirror-agent's TestSettingsDoc), so the two cannot disagree.
 func Usage(w io.Writer, name, synopsis string, settings []Setting) {
 	fmt.Fprintf(w, "%s\n\nSettings (a flag wins over its environment variable):\n", synopsis)
 	width := 0
@@ -189,11 +191,12 @@ func Usage(w io.Writer, name, synopsis string, settings []Setting) {
 		width = max(width, len(cols[i]))
 	}
 	for i, s := range settings {
-		def := s.Default
-		if def == "" {
-			def = `""`
+		// An empty default is not shown: the help says what empty means.
+		def := ""
+		if s.Default != "" {
+			def = " (default " + s.Default + ")"
 		}
-		fmt.Fprintf(w, "  %-*s  %s (default %s)\n      %s\n", width, cols[i], s.Env, def, s.Help)
+		fmt.Fprintf(w, "  %-*s  %s%s\n      %s\n", width, cols[i], s.Env, def, s.Help)
 	}
 }
 

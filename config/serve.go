@@ -42,14 +42,14 @@ type Serve struct {
 	Metrics         bool          `env:"METRICS" envDefault:"true" flag:"metrics" help:"serve Prometheus metrics at /metrics on the HTTP listener"`
 	DrainFile       string        `env:"DRAIN_FILE" flag:"drain-file" help:"while this file exists the member is in maintenance: every check but live fails (checked each round)"`
 	AdminSocket     string        `env:"ADMIN_SOCKET" flag:"admin-socket" help:"unix socket for local admin commands (poke, maintenance); empty disables"`
-	AdminSocketMode string        `env:"ADMIN_SOCKET_MODE" envDefault:"0600" flag:"admin-socket-mode" help:"permissions of the admin socket: 0600, or 0660 to let a group (such as IRIS's) use it"`
+	AdminSocketMode string        `env:"ADMIN_SOCKET_MODE" envDefault:"0600" flag:"admin-socket-mode" help:"permissions of the admin socket: 0600 (its owner only), or 0620 or 0660 to let the agent's group (such as IRIS's user, added to it) connect; never others"`
 	PokeMinInterval time.Duration `env:"POKE_MIN_INTERVAL" envDefault:"200ms" flag:"poke-min-interval" help:"a poke starts a probe round no sooner than this after the previous round"`
 	OnChange        string        `env:"ON_CHANGE" flag:"on-change" help:"program (and arguments, split on spaces, no shell) run on every role change"`
 	OnChangeTimeout time.Duration `env:"ON_CHANGE_TIMEOUT" envDefault:"10s" flag:"on-change-timeout" help:"kill the on-change program after this long"`
 
 	// Gates (see gates.go).
 	Gates              []string      `env:"GATES" envSeparator:"," flag:"gate" help:"LISTEN=TARGET: forward LISTEN to TARGET while this member is primary, refuse otherwise (repeatable), e.g. :52774=127.0.0.1:52773"`
-	GateRoles          []string      `env:"GATE_ROLES" envSeparator:"," flag:"gate-role" help:"LISTEN=standby: open the gate on LISTEN while the member is a healthy standby instead (repeatable)"`
+	GateRoles          []string      `env:"GATE_ROLES" envSeparator:"," flag:"gate-role" help:"LISTEN=ROLE: the verdict that opens the gate on LISTEN, primary (a routable primary: every gate not named here) or standby (a healthy standby); repeatable"`
 	GateDrain          time.Duration `env:"GATE_DRAIN" envDefault:"0s" flag:"gate-drain" help:"when a gate closes, let its sessions run this long (0: cut them at once); new connections are refused at once"`
 	GateConnectTimeout time.Duration `env:"GATE_CONNECT_TIMEOUT" envDefault:"1s" flag:"gate-connect-timeout" help:"a gate's connect timeout to its TARGET"`
 	GateMaxSessions    int           `env:"GATE_MAX_SESSIONS" envDefault:"4096" flag:"gate-max-sessions" help:"concurrent sessions per gate; beyond, new connections are reset"`
@@ -59,7 +59,9 @@ type Serve struct {
 const ServeSynopsis = `iris-mirror-agent serve [settings]
 
 Probe this IRIS mirror member and answer load balancers from memory:
-HTTP /primary /standby /health /live /status, and haproxy agent-check.`
+HTTP /primary /standby /health /live /status /metrics, haproxy
+agent-check, and gates (TCP relays that listen only while this member
+passes their check).`
 
 // LoadServe reads serve's settings and validates them.
 func LoadServe(args, environ []string, help interface{ Write([]byte) (int, error) }) (*Serve, error) {

@@ -37,7 +37,7 @@ func (c *Serve) validateOps(bad func(flag string, value any, why string) error) 
 	}
 	mode, err := strconv.ParseUint(c.AdminSocketMode, 8, 32)
 	if err != nil || mode&^0o770 != 0 || mode&0o600 != 0o600 {
-		return bad("admin-socket-mode", c.AdminSocketMode, "must be octal, owner read-write, nothing for others: 0600, 0660 or 0620")
+		return bad("admin-socket-mode", c.AdminSocketMode, "must be octal, owner read-write, nothing for others: 0600, 0620 or 0660")
 	}
 	if c.PokeMinInterval < 10*time.Millisecond || c.PokeMinInterval > time.Minute {
 		return bad("poke-min-interval", c.PokeMinInterval, "must be between 10ms and 1m")

@@ -7,18 +7,18 @@ import (
 	"time"
 )
 
-// TestReadmeExternalCheckConfig parses the example file in the README as
-// it is printed there, with its trailing comments, and with the HTTPS
-// lines uncommented.
+// TestReadmeExternalCheckConfig parses the example file in
+// docs/migrating-from-check-sh.md as it is printed there, with its
+// trailing comments, and with the HTTPS lines uncommented.
 func TestReadmeExternalCheckConfig(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/migrating-from-check-sh.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const start = "# /etc/iris-mirror-agent/external-check.conf\n"
 	i := strings.Index(string(readme), start)
 	if i < 0 {
-		t.Fatal("README has no external-check.conf example")
+		t.Fatal("docs/migrating-from-check-sh.md has no external-check.conf example")
 	}
 	example, _, _ := strings.Cut(string(readme[i:]), "```")
 	cfg, err := ParseExternalCheckConfig(strings.NewReader(example), "README")

@@ -83,7 +83,7 @@ func TestServeOperations(t *testing.T) {
 	if st, err := os.Stat(sock); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("admin socket: %v %v (want 0600)", st, err)
 	}
-	env := []string{"MIRROR_AGENT_ADMIN_SOCKET=" + sock}
+	env := []string{"MIRROR_AGENT_ADMIN_SOCKET=" + sock, "MIRROR_AGENT_ADMIN_TIMEOUT=" + patience.String()}
 
 	// Maintenance from the socket.
 	if c, out, _ := runCmd(t, ctx, env, "maintenance", "on"); c != ExitOK || !strings.HasPrefix(out, "ok") {
@@ -159,16 +159,16 @@ func TestStatusCommand(t *testing.T) {
 		Probes: []httpapi.ProbeStatus{{Name: "mirror_status", Healthy: true, LatencyMS: 1.25}, {Name: "superserver", Healthy: false}}})
 	b := agent(httpapi.Status{Member: "ap1b", Role: "standby", Mirror: "backup", Reason: "mirror_status 503 FAILED", Version: "v1"})
 	notAgent := agentServer(t, 404, "nope")
-	code, out, _ := runCmd(t, ctx, nil, "status", p, b+"/status")
+	code, out, _ := runCmd(t, ctx, nil, "status", "--timeout", patience.String(), p, b+"/status")
 	if code != ExitOK || !strings.Contains(out, "| ap1a   | primary          | yes ") || !strings.Contains(out, "standby (backup)") ||
 		!strings.Contains(out, "mirror_status 1.2ms, superserver FAIL") || !strings.Contains(out, "1 routable primary: ap1a") {
 		t.Errorf("status: %d\n%s", code, out)
 	}
-	code, out, _ = runCmd(t, ctx, nil, "status", b, notAgent, "http://"+freeAddr(t))
+	code, out, _ = runCmd(t, ctx, nil, "status", "--timeout", patience.String(), b, notAgent, "http://"+freeAddr(t))
 	if code != ExitFail || !strings.Contains(out, "NO routable primary; 2 agent(s) unreachable") || !strings.Contains(out, "404") {
 		t.Errorf("no primary: %d\n%s", code, out)
 	}
-	code, out, _ = runCmd(t, ctx, nil, "status", "--json", p, p)
+	code, out, _ = runCmd(t, ctx, nil, "status", "--timeout", patience.String(), "--json", p, p)
 	var rep struct {
 		RoutablePrimaries []string `json:"routable_primaries"`
 		ExactlyOne        bool     `json:"exactly_one_primary"`
@@ -176,11 +176,21 @@ func TestStatusCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitFail || len(rep.RoutablePrimaries) != 2 || rep.ExactlyOne {
 		t.Errorf("two primaries --json: %d %v\n%s", code, err, out)
 	}
-	// --watch refreshes until the context ends.
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	// --watch refreshes until the context ends; interrupted, it exits
+	// with the last whole table's code (a refresh cut by the interrupt
+	// would show every agent unreachable). The context ends once two
+	// tables are out, however long the machine takes to draw them.
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	code, out, _ = runCmd(t, wctx, nil, "status", "--watch", "--interval", "100ms", p)
-	if n := strings.Count(out, "1 routable primary"); code != ExitOK || n < 2 {
+	var watchOut syncbuf.Buffer
+	go func() {
+		for wctx.Err() == nil && strings.Count(watchOut.String(), "1 routable primary") < 2 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	code = run(wctx, []string{"status", "--timeout", patience.String(), "--watch", "--interval", "100ms", p}, nil, &watchOut, io.Discard)
+	if out, n := watchOut.String(), strings.Count(watchOut.String(), "1 routable primary"); code != ExitOK || n < 2 || strings.Contains(out, "unreachable") {
 		t.Errorf("--watch: exit %d, %d tables\n%s", code, n, out)
 	}
 	if c, _, errOut := runCmd(t, ctx, nil, "status", "ftp://x"); c != ExitUsage || !strings.Contains(errOut, "agent URL") {

@@ -48,8 +48,14 @@ func runStatus(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		urls[i] = u
 	}
 	tty := logging.IsTerminal(stdout)
-	for {
+	code := ExitFail
+	for refresh := 0; ; refresh++ {
 		rep := collectStatus(ctx, urls, cfg.Timeout)
+		if refresh > 0 && ctx.Err() != nil {
+			// Interrupted during a refresh: agents that were being asked
+			// show as unreachable. Keep the last whole table and its code.
+			return code
+		}
 		switch {
 		case cfg.JSON:
 			enc := json.NewEncoder(stdout)
@@ -61,7 +67,7 @@ func runStatus(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 			}
 			writeStatusTable(stdout, rep, time.Now())
 		}
-		code := ExitFail
+		code = ExitFail
 		if rep.ExactlyOnePrimary {
 			code = ExitOK
 		}

@@ -15,17 +15,12 @@ import (
 func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("irissim demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: irissim demo [flags]
+	withUsage(fs, stderr, `Usage: irissim demo [flags]
 
 Simulated mirror sets AP1 (ap1a, ap1b) and AP2 (ap2a, ap2b), an agent beside
 each member, and haproxy in front when it is installed, all on one loopback
 address. A live table shows what each agent says and where haproxy sends
-clients; keys (or lines on stdin) trigger failovers. Ctrl-C stops it all.
-
-`)
-		fs.PrintDefaults()
-	}
+clients; keys (or lines on stdin) trigger failovers. Ctrl-C stops it all.`)
 	var o demo.Options
 	fs.StringVar(&o.IP, "ip", "127.0.0.1", "loopback address for every port")
 	fs.IntVar(&o.Ports, "ports", 19700, "first port of the block: haproxy AP1 on +1, AP2 on +2, stats on +5; member k on +10k..+10k+9")

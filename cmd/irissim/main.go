@@ -17,11 +17,12 @@ Commands:
   serve   run one simulated mirror member
   set     change a running member's state: irissim set --control ADDR STATE
   get     print a running member's state and counters
+  who     ask a SuperServer port (or a balancer in front) which member answers
   demo    the one-command trial: AP1 and AP2 simulated, an agent per member,
           haproxy in front, a live table; trigger failovers with keys
   qlist   act as "iris qlist INSTANCE" for the member at IRISSIM_CONTROL
 
-Run "irissim <command> --help" for a command's flags.
+Run "irissim <command> --help" for a command's flags (docs/simulator.md).
 `
 
 func main() {
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runGet(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "who":
+		return runWho(ctx, args[1:], stdout, stderr)
 	case "qlist":
 		return runQList(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":

@@ -16,6 +16,11 @@ import (
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("irissim serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	withUsage(fs, stderr, `Usage: irissim serve [flags]
+
+Run one simulated IRIS mirror member: mirror_status.cxw and an application
+on the web port, a SuperServer that answers each line with "<name> <state>",
+and a loopback control endpoint to change its state (irissim set).`)
 	name := fs.String("name", "iris", "member name (answered by the application path and the SuperServer)")
 	ip := fs.String("ip", "127.0.0.1", "loopback address; sets the default web, superserver and control addresses")
 	web := fs.String("web", "", "web server address serving /csp/mirror_status.cxw (default IP:52773)")

@@ -11,15 +11,18 @@ import (
 	"time"
 )
 
-func controlFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+func controlFlags(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	withUsage(fs, stderr, synopsis)
 	control := fs.String("control", "127.0.0.1:52780", "control endpoint of the member")
 	return fs, control
 }
 
 func runSet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, control := controlFlags("irissim set", stderr)
+	fs, control := controlFlags("irissim set", `Usage: irissim set [flags] STATE
+
+Change a running member's state: primary, backup, async, hang or down.`, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -40,7 +43,9 @@ func runSet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, control := controlFlags("irissim get", stderr)
+	fs, control := controlFlags("irissim get", `Usage: irissim get [flags]
+
+Print a running member's state and request counters (JSON).`, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

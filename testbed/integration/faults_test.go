@@ -14,13 +14,28 @@ import (
 
 // The agent runs at these settings in the fault tests: a hung probe is cut
 // at 400 ms, three errors in a row make the role down, two good answers
-// bring it back.
+// bring it back. An answer holds for the lease, interval + timeout.
 var faultAgent = []string{"--interval", "200ms", "--timeout", "400ms", "--fall", "3", "--rise", "2"}
 
-// checkP99Bound is the bound on a balancer check's p99 while IRIS
-// misbehaves. Answers come from memory and measure well under 5 ms on
-// loopback; the bound leaves room for a loaded CI machine.
-const checkP99Bound = 25 * time.Millisecond
+const (
+	faultTimeout = 400 * time.Millisecond
+	faultLease   = 200*time.Millisecond + faultTimeout
+)
+
+// fromMemory reports what is wrong, if anything, with the latency of
+// checks answered while a probe may hang for timeout. A check that
+// waited for the probe would take up to the timeout, half of them more
+// than half of it; a busy machine's scheduling delays stay far below
+// that. (How fast a check is on a quiet machine is the benchmarks' job.)
+func fromMemory(http, agent itest.Latency, timeout time.Duration) string {
+	for _, l := range []itest.Latency{http, agent} {
+		if l.P50 >= timeout/4 || l.P99 >= timeout {
+			return fmt.Sprintf("check p50/p99 HTTP %v/%v, agent %v/%v: want under %v/%v (answers from memory, never after a probe that takes up to %v)",
+				http.P50, http.P99, agent.P50, agent.P99, timeout/4, timeout, timeout)
+		}
+	}
+	return ""
+}
 
 // faultRow is one line of the fault table.
 type faultRow struct {
@@ -32,6 +47,19 @@ type faultRow struct {
 	httpN, agentN     int
 	routableShare     float64 // of HTTP checks during the fault
 	roleWasDown       bool
+	// lastRoutable is when, after the fault was in place, the last check
+	// started that passed (if lastRoutableSeen).
+	lastRoutable     time.Duration
+	lastRoutableSeen bool
+}
+
+// stillRoutable says what is wrong if a check passed more than a lease
+// after the fault was in place: the answer it got had outlived its lease.
+func (r *faultRow) stillRoutable(lease time.Duration) string {
+	if r.lastRoutableSeen && r.lastRoutable > lease {
+		return fmt.Sprintf("a check passed %v after the fault was in place, past the lease (%v)", r.lastRoutable, lease)
+	}
+	return ""
 }
 
 // measure fills the row from the checks: when they first failed after t0
@@ -136,6 +164,7 @@ func runFault(t *testing.T, name, httpAddr, agentAddr string, window time.Durati
 
 	t0 := time.Now()
 	inject()
+	tInjected := time.Now() // every probe round started from here on meets the fault
 	w := newRoleWatch(t0)
 	w.until(httpAddr, 150*time.Millisecond, window)
 	t1 := time.Now()
@@ -150,8 +179,12 @@ func runFault(t *testing.T, name, httpAddr, agentAddr string, window time.Durati
 	if hl.Errors+al.Errors > 0 {
 		t.Errorf("%s: %d HTTP and %d agent-checks got no answer while IRIS misbehaved (%v)", name, hl.Errors, al.Errors, firstErr(agentS))
 	}
-	if hl.P99 > checkP99Bound || al.P99 > checkP99Bound {
-		t.Errorf("%s: check p99 HTTP %v, agent %v: want < %v (answers from memory)", name, hl.P99, al.P99, checkP99Bound)
+	if bad := fromMemory(hl, al, faultTimeout); bad != "" {
+		t.Errorf("%s: %s", name, bad)
+	}
+	row.lastRoutable, row.lastRoutableSeen = itest.LastPassedAfter(httpS, tInjected, t1)
+	if d, ok := itest.LastPassedAfter(agentS, tInjected, t1); ok && d > row.lastRoutable {
+		row.lastRoutable, row.lastRoutableSeen = d, true
 	}
 	return row
 }
@@ -197,10 +230,10 @@ func TestIRISFaults(t *testing.T) {
 			if !row.roleWasDown || row.role != "down" {
 				t.Errorf("%s: role %s (%s), want down", f, row.role, row.reason)
 			}
-			// Not routable from the first failed probe: one interval and
-			// one timeout at most, plus slack.
-			if row.notRoutable > 1200*time.Millisecond {
-				t.Errorf("%s: still routable %v after the fault began", f, row.notRoutable)
+			// Not routable from the first failed probe: no answer outlives
+			// the lease of the last round that started before the fault.
+			if bad := row.stillRoutable(faultLease); bad != "" {
+				t.Errorf("%s: %s", f, bad)
 			}
 			// Down after fall (3) failed rounds of at most max(interval,
 			// timeout) each.
@@ -226,8 +259,11 @@ func simulatorFaults(t *testing.T, l *itest.Loopback) []faultRow {
 		a := itest.StartAgent(t, m, faultAgent...)
 		row := runFault(t, "simulator "+state+" (web and SuperServer)", a.HTTPAddr(), a.AgentAddr(), 3*time.Second,
 			func() { m.Set(t, state) }, func() { m.Set(t, "primary") })
-		if row.role != "down" || row.notRoutable > 1200*time.Millisecond {
-			t.Errorf("simulator %s: role %s, not routable after %v", state, row.role, row.notRoutable)
+		if row.role != "down" {
+			t.Errorf("simulator %s: role %s, want down", state, row.role)
+		}
+		if bad := row.stillRoutable(faultLease); bad != "" {
+			t.Errorf("simulator %s: %s", state, bad)
 		}
 		rows = append(rows, row)
 	}
@@ -288,7 +324,7 @@ func dnsFault(t *testing.T, l *itest.Loopback) faultRow {
 
 func logFaultTable(t *testing.T, rows []faultRow) {
 	var b strings.Builder
-	b.WriteString("\n| IRIS fault | role reported (reason) | not routable after | role down after | routable again after the fault ends | check p99 HTTP / agent-check (checks) |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| IRIS fault | role reported (reason) | not routable after | role down after | routable again after the fault ends | check p99 HTTP / agent-check (checks) |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		down := "never"
 		if r.roleWasDown {
@@ -304,7 +340,9 @@ func logFaultTable(t *testing.T, rows []faultRow) {
 		fmt.Fprintf(&b, "| %s | %s (%s) | %s | %s | %s | %s / %s (%d + %d) |\n", r.fault, r.role, r.reason, nr, down, ms(r.recovered),
 			ms(r.httpP99), ms(r.agentP99), r.httpN, r.agentN)
 	}
-	t.Log(b.String())
+	itest.Report(t, "faults.md", "IRIS faults", fmt.Sprintf("The agent binary at `%s`, no SuperServer probe (except the simulator rows), "+
+		"a loopback server injecting each fault into mirror_status.cxw (testbed/itest/faults.go), balancers checking `/primary` "+
+		"and the agent-check port every 5 ms on fresh connections. Times from the start of the fault.", strings.Join(faultAgent, " ")), b.String())
 }
 
 func firstErr(s []itest.CheckSample) error {

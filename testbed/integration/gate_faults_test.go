@@ -22,11 +22,10 @@ type gateFaultRow struct {
 	httpP99, agentP99                  time.Duration
 }
 
-// gateCheckP99Bound bounds the checks' p99 while a gate fault runs: the
-// clients of the gate share the two cores with the checks, so it is looser
-// than checkP99Bound, and still far below a probe's timeout (400 ms): no
-// check waits for IRIS.
-const gateCheckP99Bound = 100 * time.Millisecond
+// gateConnectTimeout is the agents' --gate-connect-timeout here (the
+// default): a client the gate left waiting on a TARGET that refuses would
+// wait this long; one reset at once takes far less, on a busy machine too.
+const gateConnectTimeout = time.Second
 
 // checked runs fn while balancers check the agent, and returns the
 // checks' p99; a check without an answer fails the test.
@@ -41,8 +40,8 @@ func checked(t *testing.T, a *itest.Agent, fn func()) (httpP99, agentP99 time.Du
 	if hl.Errors+al.Errors > 0 {
 		t.Errorf("%d HTTP and %d agent-checks got no answer (%v)", hl.Errors, al.Errors, firstErr(append(checks.HTTP(), checks.Agent()...)))
 	}
-	if hl.P99 > gateCheckP99Bound || al.P99 > gateCheckP99Bound {
-		t.Errorf("check p99 HTTP %v, agent %v: want < %v (answers from memory)", hl.P99, al.P99, gateCheckP99Bound)
+	if bad := fromMemory(hl, al, faultTimeout); bad != "" {
+		t.Error(bad)
 	}
 	return hl.P99, al.P99
 }
@@ -243,7 +242,7 @@ func TestGateIRISFaults(t *testing.T) {
 				time.Sleep(2 * time.Millisecond)
 			}
 			wl, el := itest.LatencyOf(waits, t0, time.Time{}), itest.LatencyOf(window, t0, time.Time{})
-			if wl.Errors+el.Errors > 0 || el.P99 > 100*time.Millisecond || refused == 0 || refused > 1500*time.Millisecond {
+			if wl.Errors+el.Errors > 0 || el.P99 >= gateConnectTimeout || refused == 0 || refused > 1500*time.Millisecond {
 				t.Errorf("member down: sessions %+v, connects before the gate closed %+v (%v), refused after %v", wl, el, firstErr(window), refused)
 			}
 			t1 := time.Now()
@@ -280,7 +279,7 @@ func TestGateIRISFaults(t *testing.T) {
 			el := itest.LatencyOf(ends, time.Time{}, time.Time{})
 			st := itest.GateOf(t, a.HTTPAddr(), deadGate)
 			warned := strings.Count(readLog(a.Proc), `"message":"gate target failed: client reset"`)
-			if el.Errors > 0 || el.P99 > 100*time.Millisecond || st.DialFailures < 200 || warned != 1 {
+			if el.Errors > 0 || el.P99 >= gateConnectTimeout || st.DialFailures < 200 || warned != 1 {
 				t.Errorf("TARGET refusing: %+v (%v), %d dial failures, %d warn lines", el, firstErr(ends), st.DialFailures, warned)
 			}
 			row = gateFaultRow{fault: "TARGET refuses while the gate is open (200 connects)",
@@ -323,11 +322,12 @@ func TestGateIRISFaults(t *testing.T) {
 	}
 
 	var b strings.Builder
-	b.WriteString("\n| fault, seen through a gate | what the client saw | client waited (from the fault) | gate refusing new connections after | forwarding again after the fault ends | check p99 HTTP / agent-check |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| fault, seen through a gate | what the client saw | client waited (from the fault) | gate refusing new connections after | forwarding again after the fault ends | check p99 HTTP / agent-check |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s / %s |\n", r.fault, r.saw, r.waited, r.refused, r.again, ms(r.httpP99), ms(r.agentP99))
 	}
-	t.Log(b.String())
+	itest.Report(t, "faults.md", "Faults seen through a gate", "The agent binary with gates, balancers checking it every 5 ms; "+
+		"each fault hits a member while clients hold sessions through its gate.", b.String())
 }
 
 func isRefused(addr string) bool {

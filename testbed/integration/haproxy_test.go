@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,18 @@ func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentRea
 	waitRouted(t, ap1, "ap1a", 5*time.Second)
 	waitRouted(t, ap2, "ap2a", 5*time.Second)
 
+	var rows [][2]string
+	defer func() {
+		var tb strings.Builder
+		tb.WriteString("| scenario | measured |\n|---|---|\n")
+		for _, r := range rows {
+			fmt.Fprintf(&tb, "| %s | %s |\n", r[0], r[1])
+		}
+		itest.Report(t, "failover.md", "haproxy "+example, fmt.Sprintf("Four simulated members, each on its own loopback address "+
+			"with IRIS's default ports, an agent beside each (`%s`); haproxy runs the example unchanged; a client connects every 10 ms.",
+			strings.Join(fastAgent, " ")), tb.String())
+	}()
+
 	restore := func() {
 		t.Helper()
 		l.set(t, "ap1b", "backup", "ap1a", "primary")
@@ -76,7 +89,7 @@ func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentRea
 
 	t.Run("planned switch", func(t *testing.T) {
 		sw, ap2ok := measureSwitch(t, l, ap1, ap2, "ap1a", "backup")
-		t.Logf("%s planned switch: %s", example, sw)
+		rows = append(rows, [2]string{"planned switch (ap1a to backup, ap1b to primary)", sw.String()})
 		if !sw.NewOK || sw.FirstNew > b.firstNew {
 			t.Errorf("new primary first answered after %v, want < %v (%s)", sw.FirstNew, b.firstNew, sw)
 		}
@@ -91,7 +104,7 @@ func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentRea
 
 	t.Run("primary down", func(t *testing.T) {
 		sw, ap2ok := measureSwitch(t, l, ap1, ap2, "ap1a", "down")
-		t.Logf("%s primary down: %s", example, sw)
+		rows = append(rows, [2]string{"primary down (ap1a stopped, ap1b promoted)", sw.String()})
 		if !sw.NewOK || sw.FirstNew > b.firstNew {
 			t.Errorf("new primary first answered after %v, want < %v (%s)", sw.FirstNew, b.firstNew, sw)
 		}
@@ -132,8 +145,8 @@ func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentRea
 				fastFail++
 			}
 		}
-		t.Logf("%s primary hang: marked DOWN after %v, last request sent to the hung member at %v, %d fast failures after", example,
-			markedDown.Round(time.Millisecond), lastHung.Round(time.Millisecond), fastFail)
+		rows = append(rows, [2]string{"primary hang (ap1b stays a backup)", fmt.Sprintf("marked DOWN after %v, last request sent to the hung member at %v, %d fast failures after",
+			markedDown.Round(time.Millisecond), lastHung.Round(time.Millisecond), fastFail)})
 		if markedDown > b.hang {
 			t.Errorf("hung primary marked down after %v, want < %v", markedDown, b.hang)
 		}
@@ -155,7 +168,8 @@ func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentRea
 // primary, and checks AP2 kept answering from ap2a throughout.
 func measureSwitch(t *testing.T, l *layout, ap1, ap2, old, oldState string) (itest.Switch, bool) {
 	t.Helper()
-	return measureSwitchAsk(t, l, itest.TCPAsk(ap1, 400*time.Millisecond), itest.TCPAsk(ap2, 400*time.Millisecond), old, oldState)
+	// AP2 must keep answering, however slowly a busy machine answers.
+	return measureSwitchAsk(t, l, itest.TCPAsk(ap1, 400*time.Millisecond), itest.TCPAsk(ap2, clientTimeout), old, oldState)
 }
 
 // measureSwitchAsk is measureSwitch with any kind of request.

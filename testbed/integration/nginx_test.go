@@ -130,11 +130,13 @@ func gateScenarios(t *testing.T, l *layout, example string, ap1, ap2 askFunc, is
 	}
 	defer func() {
 		var tb strings.Builder
-		fmt.Fprintf(&tb, "%s %s in front of the gates (agents %s):\n| scenario | measured |\n|---|---|\n", b.balancer, example, strings.Join(fastAgent, " "))
+		tb.WriteString("| scenario | measured |\n|---|---|\n")
 		for _, r := range rows {
 			fmt.Fprintf(&tb, "| %s | %s |\n", r[0], r[1])
 		}
-		t.Log(tb.String())
+		itest.Report(t, "failover.md", b.balancer+" "+example+" in front of the gates", fmt.Sprintf("Four simulated members, each on its own "+
+			"loopback address, an agent beside each (`%s`) with both gates; %s runs the example unchanged; a client asks every 10 ms.",
+			strings.Join(fastAgent, " "), b.balancer), tb.String())
 	}()
 	t.Run("planned switch", func(t *testing.T) {
 		sw, ap2ok := measureSwitchAsk(t, l, ap1, ap2, "ap1a", "backup")

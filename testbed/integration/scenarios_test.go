@@ -33,12 +33,16 @@ type frontDoor struct {
 }
 
 // errorWithin is the longest a request may take to be the balancer's own
-// error, and how the table says it.
-func (d frontDoor) errorWithin() (time.Duration, string) {
+// error rather than one held by a hung member, and how the table says it.
+// A held request waits at least until the member's agent gives up on its
+// probe (--timeout); the balancer's own error comes sooner (at once, or
+// after its own retries, ownError), on a busy machine too.
+func (d frontDoor) errorWithin(t *testing.T) (time.Duration, string) {
+	held := agentTiming(t, "--timeout")
 	if d.ownError == 0 {
-		return 100 * time.Millisecond, "at once"
+		return held, "at once"
 	}
-	return d.ownError, "within " + ms(d.ownError)
+	return d.ownError + held, "within " + ms(d.ownError)
 }
 
 // clientTimeout is the reference's `curl -m 5`: a client gives up after 5 s.
@@ -206,11 +210,11 @@ func runReferenceScenarios(t *testing.T, d frontDoor) {
 
 	// 3. Both stopped: the ports refuse (container gone).
 	samples, t0 = sampleAround(t, ap1, 4*time.Second, func() time.Time { return l.set(t, "ap1b", "down") })
-	fast, fastWords := d.errorWithin()
+	fast, fastWords := d.errorWithin(t)
 	after, _, ok := refusedAtOnceAfter(samples, t0, fast)
 	r = burst(ap1, 20)
-	if !ok || r.failed != 20 || r.slowest >= time.Second {
-		t.Errorf("scenario 3: want every request to fail in under 1s: %d/20 failed, slowest %v, refused %s after %v (%v)", r.failed, r.slowest, fastWords, after, ok)
+	if !ok || r.failed != 20 || r.slowest >= fast {
+		t.Errorf("scenario 3: want every request to fail %s: %d/20 failed, slowest %v, refused %s after %v (%v)", fastWords, r.failed, r.slowest, fastWords, after, ok)
 	}
 	rows = append(rows, scenarioRow{"3", "both stopped (ports refuse)",
 		"every request hung 5 s (curl -m 5), or 504 after 120 s",
@@ -224,8 +228,8 @@ func runReferenceScenarios(t *testing.T, d frontDoor) {
 	samples, t0 = sampleAround(t, ap1, 3*time.Second, func() time.Time { return l.set(t, "ap1a", "hang", "ap1b", "hang") })
 	after, _, ok = refusedAtOnceAfter(samples, t0, fast)
 	r = burst(ap1, 20)
-	if !ok || r.failed != 20 || r.slowest >= time.Second {
-		t.Errorf("scenario 3': want every request to fail in under 1s: %d/20 failed, slowest %v, refused %s after %v (%v)", r.failed, r.slowest, fastWords, after, ok)
+	if !ok || r.failed != 20 || r.slowest >= fast {
+		t.Errorf("scenario 3': want every request to fail %s: %d/20 failed, slowest %v, refused %s after %v (%v)", fastWords, r.failed, r.slowest, fastWords, after, ok)
 	}
 	rows = append(rows, scenarioRow{"3'", "both hung (stopped behind a live gateway)",
 		"what the reference saw: hung 5 s, or 504 after 120 s",
@@ -267,7 +271,8 @@ func runReferenceScenarios(t *testing.T, d frontDoor) {
 	rows = append(rows, scenarioRow{"AP2", "AP2 throughout", "unaffected",
 		fmt.Sprintf("%d/%d requests answered by ap2a", total-bad, total)})
 
-	t.Logf("reference scenarios through %s (agents at %s):\n%s", d.name, strings.Join(fastAgent, " "), scenarioTable(rows))
+	itest.Report(t, "scenarios.md", d.name, fmt.Sprintf("Four simulated members, an agent beside each (`%s`), %s in front; "+
+		"clients give up after %v, like the reference's `curl -m 5`.", strings.Join(fastAgent, " "), d.name, clientTimeout), scenarioTable(rows))
 }
 
 func scenarioTable(rows []scenarioRow) string {

@@ -42,10 +42,18 @@ func StartCaddy(t testing.TB, caddyfile string, env []string, ready string) *Cad
 	if out, err := CaddyValidate(t, caddyfile, env); err != nil {
 		t.Fatalf("caddy validate --config %s: %v\n%s", caddyfile, err, out)
 	}
+	// The nginx examples listen on port 80 of every address, which
+	// includes caddy's: an nginx started by another test (or another
+	// package's test process) would take caddy's port, and answer for it.
+	lockNginx(t)
 	p := Start(t, "caddy", caddyEnv(t, env), bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", ready, 200*time.Millisecond)
+		if err == nil && p.Exited() {
+			c.Close()
+			t.Fatalf("caddy exited, and something else listens on %s:\n%s", ready, Tail(p.Log, 30))
+		}
 		if err == nil {
 			c.Close()
 			return &Caddy{Proc: p}

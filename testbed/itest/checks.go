@@ -220,6 +220,23 @@ func FirstAfter(samples []CheckSample, t time.Time, ok bool) (time.Duration, boo
 	return 0, false
 }
 
+// LastPassedAfter returns how long after t the last check started that
+// passed (and before until, if set), and whether one did. An agent's
+// answer holds for its lease from the start of the probe round behind
+// it, so no check started a lease after a fault began may pass: a bound
+// that does not depend on how often a busy machine let the checks run.
+func LastPassedAfter(samples []CheckSample, t, until time.Time) (time.Duration, bool) {
+	var last time.Duration
+	found := false
+	for _, s := range samples {
+		if s.At.Before(t) || (!until.IsZero() && !s.At.Before(until)) || s.Err != nil || !s.OK {
+			continue
+		}
+		last, found = s.At.Sub(t), true
+	}
+	return last, found
+}
+
 // CheckReport carries samples out of the checkload process.
 type CheckReport struct {
 	HTTP, Agent []ExportedSample
