@@ -146,6 +146,7 @@ func TestDemoLineCommands(t *testing.T) {
 	if strings.Contains(out.String(), "\x1b[") {
 		t.Error("output to a pipe must carry no terminal escapes")
 	}
+	checkDocumentedScreen(t, out.String())
 	steps := []struct {
 		cmd  string
 		want *regexp.Regexp
@@ -267,4 +268,27 @@ func groupMembers(pgid int) []int {
 		}
 	}
 	return out
+}
+
+// checkDocumentedScreen keeps the sample screen in docs/simulator.md (a
+// capture of a real run, stdin a pipe) the demo's: its fixed lines, the
+// table's head and the help lines, must be what the demo prints.
+func checkDocumentedScreen(t *testing.T, out string) {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(itest.Root(t), "docs", "simulator.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, " set  member ") || strings.HasPrefix(line, " commands, one per line:") {
+			fixed++
+			if !strings.Contains(out, line) {
+				t.Errorf("docs/simulator.md shows %q, which the demo no longer prints: capture a new screen", line)
+			}
+		}
+	}
+	if fixed != 2 {
+		t.Errorf("docs/simulator.md: %d of the sample screen's fixed lines found, want 2", fixed)
+	}
 }

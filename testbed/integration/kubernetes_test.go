@@ -34,8 +34,10 @@ type k8sProbe struct {
 }
 
 type k8sContainer struct {
-	Name  string   `yaml:"name"`
-	Image string   `yaml:"image"`
+	Name            string   `yaml:"name"`
+	Image           string   `yaml:"image"`
+	ImagePullPolicy string   `yaml:"imagePullPolicy"`
+	VolumeMounts    []any    `yaml:"volumeMounts"`
 	Args  []string `yaml:"args"`
 	Env   []struct {
 		Name      string `yaml:"name"`
@@ -75,7 +77,10 @@ type k8sObject struct {
 				Labels map[string]string `yaml:"labels"`
 			} `yaml:"metadata"`
 			Spec struct {
-				Containers []k8sContainer `yaml:"containers"`
+				Containers      []k8sContainer `yaml:"containers"`
+				SecurityContext struct {
+					FSGroup *int `yaml:"fsGroup"`
+				} `yaml:"securityContext"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
 	} `yaml:"spec"`
@@ -137,6 +142,7 @@ func TestKubernetesExample(t *testing.T) {
 			agent = &spec.Template.Spec.Containers[i]
 		}
 	}
+	checkPodImagesAndVolumes(t, spec.Template.Spec.Containers, spec.Template.Spec.SecurityContext.FSGroup)
 	if agent == nil {
 		t.Fatal("no iris-mirror-agent sidecar in the pod")
 	}
@@ -238,5 +244,37 @@ func TestKubernetesExample(t *testing.T) {
 		if portOwner[p.TargetPort.(string)] != agent.Name || !standbyGates[port] {
 			t.Errorf("ap1-standby port %s must target one of the agent's standby gates (--gate-role LISTEN=standby), not %s", p.Name, port)
 		}
+	}
+}
+
+// irisOwnerGID is the group of irisowner, the user InterSystems' IRIS
+// images run as (UID and GID 51773).
+const irisOwnerGID = 51773
+
+// checkPodImagesAndVolumes: an image tagged latest (or untagged) makes
+// Kubernetes pull it every time (imagePullPolicy Always), so a locally
+// built agent image never starts; every image here says its pull policy.
+// A fresh volume belongs to root, so the non-root IRIS needs the pod's
+// fsGroup to write its durable %SYS; the agent, which gets that group
+// too, mounts no volume.
+func checkPodImagesAndVolumes(t *testing.T, containers []k8sContainer, fsGroup *int) {
+	t.Helper()
+	for _, c := range containers {
+		tag := ""
+		if i := strings.LastIndex(c.Image, ":"); i > strings.LastIndex(c.Image, "/") {
+			tag = c.Image[i+1:]
+		}
+		if c.ImagePullPolicy == "" {
+			t.Errorf("container %s: no imagePullPolicy (image %s)", c.Name, c.Image)
+		}
+		if strings.Contains(c.Image, "iris-mirror-agent") && (tag == "" || tag == "latest" || c.ImagePullPolicy != "IfNotPresent") {
+			t.Errorf("container %s: image %s, pull policy %q: a locally built image needs a tag other than latest and IfNotPresent", c.Name, c.Image, c.ImagePullPolicy)
+		}
+		if strings.Contains(c.Image, "iris-mirror-agent") && len(c.VolumeMounts) > 0 {
+			t.Errorf("container %s mounts volumes: with the pod's fsGroup it could read IRIS's files", c.Name)
+		}
+	}
+	if fsGroup == nil || *fsGroup != irisOwnerGID {
+		t.Errorf("pod securityContext.fsGroup %v, want %d (irisowner): a fresh volume belongs to root and the non-root IRIS could not write it", fsGroup, irisOwnerGID)
 	}
 }

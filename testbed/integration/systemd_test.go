@@ -53,9 +53,13 @@ func TestSystemdUnit(t *testing.T) {
 	svc := unit["Service"]
 	want := map[string]string{
 		"Type": "exec", "Restart": "always", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
-		"ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes", "DynamicUser": "yes",
+		"ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes",
 		"CapabilityBoundingSet": "", "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
 		"MemoryDenyWriteExecute": "yes", "SystemCallFilter": "@system-service",
+		// A static user and group (docs/systemd.md): IRIS's user joins
+		// the group to reach the admin socket.
+		"User": "iris-mirror-agent", "Group": "iris-mirror-agent",
+		"RuntimeDirectory": "iris-mirror-agent", "RuntimeDirectoryPreserve": "yes",
 	}
 	for k, v := range want {
 		if got := svc[k]; len(got) == 0 || got[0] != v {
@@ -98,6 +102,7 @@ func TestSystemdUnit(t *testing.T) {
 			env[k] = v
 		}
 	}
+	checkRuntimePaths(t, svc, env)
 	checkServeConfig(t, "agent.env", exec0[2:], env)
 
 	analyze, err := exec.LookPath("systemd-analyze")
@@ -126,4 +131,51 @@ func TestSystemdUnit(t *testing.T) {
 	if score > 2.0 {
 		t.Errorf("exposure %.1f: the sandbox weakened (was 1.2)", score)
 	}
+}
+
+// checkRuntimePaths checks that the files serve makes or watches (the
+// admin socket, the drain file) sit in the directory systemd creates for
+// it (RuntimeDirectory: under ProtectSystem=strict nothing else is
+// writable, and serve refuses a path whose directory does not exist), that
+// the socket's group can reach it (directory mode with group search,
+// socket mode with group write), and rewrites them to a stand-in for that
+// directory so that serve's own validation runs on them.
+func checkRuntimePaths(t *testing.T, svc map[string][]string, env map[string]string) {
+	t.Helper()
+	if d := svc["DynamicUser"]; len(d) > 0 && d[0] == "yes" {
+		t.Error("DynamicUser=yes: a dynamic user's group cannot hold IRIS's user, so ^ZMIRROR could not reach the admin socket")
+	}
+	runtime := "/run/" + svc["RuntimeDirectory"][0]
+	mode, err := strconv.ParseUint(first(svc["RuntimeDirectoryMode"]), 8, 32)
+	if err != nil || mode&0o010 == 0 || mode&0o007 != 0 {
+		t.Errorf("RuntimeDirectoryMode=%v: want group search (x) and nothing for others, such as 0750", svc["RuntimeDirectoryMode"])
+	}
+	standIn := t.TempDir()
+	paths := 0
+	for _, k := range []string{"MIRROR_AGENT_ADMIN_SOCKET", "MIRROR_AGENT_DRAIN_FILE"} {
+		v, ok := env[k]
+		if !ok || v == "" {
+			t.Errorf("agent.env does not set %s", k)
+			continue
+		}
+		if filepath.Dir(v) != runtime {
+			t.Errorf("agent.env: %s=%s is not in the unit's RuntimeDirectory %s: the agent could not create it (exit 2)", k, v, runtime)
+			continue
+		}
+		env[k] = filepath.Join(standIn, filepath.Base(v))
+		paths++
+	}
+	if m, err := strconv.ParseUint(env["MIRROR_AGENT_ADMIN_SOCKET_MODE"], 8, 32); err != nil || m&0o020 == 0 {
+		t.Errorf("agent.env: MIRROR_AGENT_ADMIN_SOCKET_MODE=%q: the socket's group (IRIS's user) could not connect; want 0660 or 0620", env["MIRROR_AGENT_ADMIN_SOCKET_MODE"])
+	}
+	if paths != 2 {
+		t.Errorf("%d of the admin socket and drain file in %s", paths, runtime)
+	}
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
 }
