@@ -38,8 +38,8 @@ type k8sContainer struct {
 	Image           string   `yaml:"image"`
 	ImagePullPolicy string   `yaml:"imagePullPolicy"`
 	VolumeMounts    []any    `yaml:"volumeMounts"`
-	Args  []string `yaml:"args"`
-	Env   []struct {
+	Args            []string `yaml:"args"`
+	Env             []struct {
 		Name      string `yaml:"name"`
 		Value     string `yaml:"value"`
 		ValueFrom any    `yaml:"valueFrom"`
