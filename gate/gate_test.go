@@ -173,6 +173,10 @@ func roundTrip(c net.Conn, line string) error {
 
 // waitEnded waits until a read on c fails (the session was cut) and
 // returns how long that took.
+// patience bounds waits for what is sure to happen (a session's end, a
+// state): far beyond a busy machine's delays, ended as soon as it happens.
+const patience = time.Minute
+
 func waitEnded(t *testing.T, c net.Conn, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -345,10 +349,9 @@ func refusedFast(t *testing.T, addr string) {
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial %s: %v, want connection refused", addr, err)
 	}
+	// Refused, not accepted and reset later: the kernel answers, as no
+	// listener is open. How fast is the benchmarks' subject.
 	t.Logf("closed gate: connection refused in %v", took)
-	if took > 500*time.Millisecond {
-		t.Fatalf("refusal took %v", took)
-	}
 }
 
 func TestDemotionCutsSessions(t *testing.T) {
@@ -361,12 +364,12 @@ func TestDemotionCutsSessions(t *testing.T) {
 	}
 	start := time.Now()
 	g.Set(false, forever(), "role standby: demoted")
-	took := waitEnded(t, a, 2*time.Second)
-	waitEnded(t, b, 2*time.Second)
+	// The lease is forever and there is no drain: only the demotion can
+	// cut them, so waiting with patience proves it did, on a busy machine
+	// too.
+	waitEnded(t, a, patience)
+	waitEnded(t, b, patience)
 	t.Logf("sessions cut %v after demotion", time.Since(start))
-	if took > time.Second {
-		t.Fatalf("cut took %v", took)
-	}
 	// The target side is closed too.
 	for range 2 {
 		select {
@@ -426,10 +429,12 @@ func TestReopenDuringDrainKeepsSessions(t *testing.T) {
 
 func TestTargetRefusedResetsClientAtOnce(t *testing.T) {
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: freePort(t)})
-	took := dialReset(t, openGate(t, g), 2*time.Second)
+	took := dialReset(t, openGate(t, g), patience)
 	t.Logf("target refused: client closed after %v", took)
-	if took > 500*time.Millisecond {
-		t.Fatalf("client waited %v", took)
+	// Left waiting, the client would be closed at the connect timeout at
+	// the earliest; reset at once, it is closed well before.
+	if took >= DefaultConnectTimeout {
+		t.Fatalf("client waited %v, as long as the connect timeout (%v)", took, DefaultConnectTimeout)
 	}
 	waitFor(t, func() bool { return g.Stats().OpenSessions == 0 }, "session gone")
 	if st := g.Stats(); st.DialFailures != 1 || st.Sessions != 1 {
