@@ -1,8 +1,8 @@
 package admin
 
 import (
-	"io"
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
