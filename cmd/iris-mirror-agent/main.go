@@ -8,13 +8,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/irismirror/iris-mirror-agent/haproxy"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 )
 
 const usage = `Usage: iris-mirror-agent <command> [settings]
@@ -30,7 +29,8 @@ Commands:
 
 Run "iris-mirror-agent <command> --help" for a command's settings.
 When haproxy runs this binary as its external-check command, it checks the
-server it was given (see README, "haproxy external-check").
+server it was given; iris-mirror-check does that job at a fraction of the
+cost (see docs/external-check.md).
 `
 
 func main() {
@@ -43,9 +43,8 @@ func main() {
 
 // run dispatches to a subcommand and returns the process exit code.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	getenv := lookup(environ)
-	if inv, ok := haproxy.DetectExternalCheck(args, getenv); ok {
-		return runExternalCheck(ctx, inv, haproxy.ExternalCheckConfigPath, stdout)
+	if inv, ok := extcheck.Detect(args, extcheck.Lookup(environ)); ok {
+		return runExternalCheck(ctx, inv, extcheck.ConfigPath, stdout)
 	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -72,17 +71,5 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	default:
 		fmt.Fprintf(stderr, "iris-mirror-agent: unknown command %q (try serve, check, healthcheck, status, poke, maintenance or version)\n", args[0])
 		return ExitUsage
-	}
-}
-
-// lookup turns an environment list into a getenv function.
-func lookup(environ []string) func(string) string {
-	return func(key string) string {
-		for i := len(environ) - 1; i >= 0; i-- {
-			if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
-				return v
-			}
-		}
-		return ""
 	}
 }

@@ -216,19 +216,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-// userAgentKey carries the User-Agent askAgent sends.
-type userAgentKey struct{}
-
-// withUserAgent makes askAgent send ua, so the agent counts the request
-// under the right interface (see httpapi.ExternalCheckUserAgent).
-func withUserAgent(ctx context.Context, ua string) context.Context {
-	return context.WithValue(ctx, userAgentKey{}, ua)
-}
-
-func userAgent(ctx context.Context) string {
-	if ua, ok := ctx.Value(userAgentKey{}).(string); ok {
-		return ua
-	}
-	return "iris-mirror-agent-check"
-}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/endpoint"
-	"github.com/irismirror/iris-mirror-agent/haproxy"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 	"github.com/irismirror/iris-mirror-agent/testbed/itest"
 	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
@@ -93,7 +93,7 @@ func TestServeHTTPSWithClientCertificates(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		inv := haproxy.Invocation{ProxyAddr: "NOT_USED", ProxyPort: "NOT_USED", ServerAddr: "127.0.0.1", ServerPort: "1972", ServerName: "ap1a"}
+		inv := extcheck.Invocation{ProxyAddr: "NOT_USED", ProxyPort: "NOT_USED", ServerAddr: "127.0.0.1", ServerPort: "1972", ServerName: "ap1a"}
 		if got := runExternalCheck(ctx, inv, conf, &out); got != want {
 			t.Errorf("external-check over HTTPS (%q): exit %d, want %d: %s", extra, got, want, out.String())
 		}
