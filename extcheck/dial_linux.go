@@ -3,15 +3,17 @@ package extcheck
 import (
 	"io"
 	"net/netip"
+	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
+	"unsafe"
 )
 
-// conn is a TCP connection on a non-blocking socket driven by poll(2)
+// conn is a TCP connection on a non-blocking socket driven by ppoll(2)
 // against one deadline. The net package would do the same through its
 // poller (epoll, a netpoll thread, timers), which a process asking one
-// question pays for at start and gains nothing from.
+// question pays for at start and gains nothing from. Only the syscall
+// package: golang.org/x/sys/unix would bring encoding/binary and reflect
+// into the binary, and every page of it costs at exec.
 type conn struct {
 	fd       int
 	deadline time.Time
@@ -34,15 +36,15 @@ func (e *opError) Unwrap() error { return e.err }
 
 func dial(addr netip.AddrPort, deadline time.Time) (io.ReadWriteCloser, error) {
 	op := "connect " + addr.String()
-	var sa unix.Sockaddr
-	family := unix.AF_INET
+	var sa syscall.Sockaddr
+	family := syscall.AF_INET
 	if ip := addr.Addr(); ip.Is4() || ip.Is4In6() {
-		sa = &unix.SockaddrInet4{Port: int(addr.Port()), Addr: ip.Unmap().As4()}
+		sa = &syscall.SockaddrInet4{Port: int(addr.Port()), Addr: ip.Unmap().As4()}
 	} else {
-		family = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: int(addr.Port()), Addr: ip.As16()}
+		family = syscall.AF_INET6
+		sa = &syscall.SockaddrInet6{Port: int(addr.Port()), Addr: ip.As16()}
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
 	if err != nil {
 		return nil, &opError{"socket", err}
 	}
@@ -54,47 +56,60 @@ func dial(addr netip.AddrPort, deadline time.Time) (io.ReadWriteCloser, error) {
 	return c, nil
 }
 
-func (c *conn) connect(sa unix.Sockaddr) error {
+func (c *conn) connect(sa syscall.Sockaddr) error {
 	for {
-		err := unix.Connect(c.fd, sa)
+		err := syscall.Connect(c.fd, sa)
 		switch err {
 		case nil:
 			return nil
-		case unix.EINTR:
+		case syscall.EINTR:
 			continue
-		case unix.EINPROGRESS:
+		case syscall.EINPROGRESS:
 		default:
 			return err
 		}
 		break
 	}
-	if err := c.wait(unix.POLLOUT); err != nil {
+	if err := c.wait(pollOut); err != nil {
 		return err
 	}
-	soErr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	soErr, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
 	if err != nil {
 		return err
 	}
 	if soErr != 0 {
-		return unix.Errno(soErr)
+		return syscall.Errno(soErr)
 	}
 	return nil
 }
 
-// wait blocks in poll(2) until fd is ready for events or the deadline.
+// poll(2) events; the same values on every Linux architecture.
+const (
+	pollIn  = 0x1
+	pollOut = 0x4
+)
+
+// pollFd is struct pollfd.
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+// wait blocks in ppoll(2) until fd is ready for events or the deadline.
 func (c *conn) wait(events int16) error {
-	fds := []unix.PollFd{{Fd: int32(c.fd), Events: events}}
+	fds := [1]pollFd{{fd: int32(c.fd), events: events}}
 	for {
 		left := time.Until(c.deadline)
 		if left <= 0 {
 			return timeoutError{}
 		}
-		// Round up: a zero timeout would spin until the deadline.
-		n, err := unix.Poll(fds, int((left+time.Millisecond-1)/time.Millisecond))
+		ts := syscall.NsecToTimespec(int64(left))
+		n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 		switch {
-		case err == unix.EINTR:
-		case err != nil:
-			return err
+		case errno == syscall.EINTR:
+		case errno != 0:
+			return errno
 		case n > 0:
 			return nil // ready, or an error the next call reports
 		}
@@ -103,16 +118,16 @@ func (c *conn) wait(events int16) error {
 
 func (c *conn) Read(p []byte) (int, error) {
 	for {
-		n, err := unix.Read(c.fd, p)
+		n, err := syscall.Read(c.fd, p)
 		switch err {
 		case nil:
 			if n == 0 && len(p) > 0 {
 				return 0, io.EOF
 			}
 			return n, nil
-		case unix.EINTR:
-		case unix.EAGAIN:
-			if err := c.wait(unix.POLLIN); err != nil {
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			if err := c.wait(pollIn); err != nil {
 				return 0, &opError{"read", err}
 			}
 		default:
@@ -126,13 +141,13 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) Write(p []byte) (int, error) {
 	done := 0
 	for done < len(p) {
-		n, err := unix.SendmsgN(c.fd, p[done:], nil, nil, unix.MSG_NOSIGNAL)
+		n, err := syscall.SendmsgN(c.fd, p[done:], nil, nil, syscall.MSG_NOSIGNAL)
 		switch err {
 		case nil:
 			done += n
-		case unix.EINTR:
-		case unix.EAGAIN:
-			if err := c.wait(unix.POLLOUT); err != nil {
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			if err := c.wait(pollOut); err != nil {
 				return done, &opError{"write", err}
 			}
 		default:
@@ -142,4 +157,4 @@ func (c *conn) Write(p []byte) (int, error) {
 	return done, nil
 }
 
-func (c *conn) Close() error { return unix.Close(c.fd) }
+func (c *conn) Close() error { return syscall.Close(c.fd) }
