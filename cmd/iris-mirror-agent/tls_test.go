@@ -77,7 +77,14 @@ func TestServeHTTPSWithClientCertificates(t *testing.T) {
 		{"healthcheck without client certificate", []string{"MIRROR_AGENT_HTTP_LISTEN=" + httpAddr, "MIRROR_AGENT_TLS_CERT_FILE=" + cert}, []string{"healthcheck"}, ExitFail, "unhealthy"},
 	}
 	for _, c := range cases {
-		got, out, errOut := runCmd(t, ctx, c.env, c.args...)
+		// A handshake under -race on a loaded machine can outlast the
+		// commands' default timeouts (1s, 2s); the outcomes here do not
+		// depend on time.
+		args, env := c.args, append([]string{"MIRROR_AGENT_HEALTHCHECK_TIMEOUT=10s"}, c.env...)
+		if args[0] == "check" {
+			args = append(append([]string(nil), args...), "--timeout", "10s")
+		}
+		got, out, errOut := runCmd(t, ctx, env, args...)
 		if got != c.code || !strings.Contains(out, c.out) {
 			t.Errorf("%s: exit %d (want %d), stdout %q, stderr %q", c.name, got, c.code, out, errOut)
 		}
@@ -89,7 +96,7 @@ func TestServeHTTPSWithClientCertificates(t *testing.T) {
 		ExitOK:   "ca_file = " + ca.File + "\ncert_file = " + ccert + "\nkey_file = " + ckey + "\n",
 		ExitFail: "ca_file = " + ca.File + "\n", // no client certificate
 	} {
-		if err := os.WriteFile(conf, []byte("scheme = https\nport = "+port+"\n"+extra), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte("scheme = https\ntimeout = 10s\nport = "+port+"\n"+extra), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
