@@ -43,6 +43,33 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrorProblem holds a settings error to the project's rule: one line,
+// naming the setting at fault (or the argument, for one that is not a
+// setting). It returns what is wrong with err, or "" when it keeps the
+// rule; --help (flag.ErrHelp) keeps it.
+func ErrorProblem(err error) string {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return ""
+	}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\r\n") {
+		return fmt.Sprintf("error is not one line: %q", msg)
+	}
+	var se *Error
+	if errors.As(err, &se) {
+		if !strings.Contains(msg, "--"+se.Flag) && !strings.Contains(msg, se.Env) {
+			return fmt.Sprintf("error does not name its setting: %q", msg)
+		}
+		return ""
+	}
+	for _, ok := range []string{"unknown flag ", "unexpected argument ", "bad flag ", "flag needs an argument", "environment: ", "cannot find the agent"} {
+		if strings.HasPrefix(msg, ok) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("error neither names a setting nor the argument at fault: %q", msg)
+}
+
 // Setting describes one field for help and error messages.
 type Setting struct {
 	Flag    string
@@ -121,16 +148,32 @@ func LoadFlags(cfg any, name, synopsis string, args, environ []string, help io.W
 	for _, s := range settings {
 		fs.Var(&fieldValue{v: v.FieldByIndex(s.field), kind: s.Kind}, s.Flag, s.Help)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			Usage(help, name, synopsis, settings)
-			return nil, nil, err
+	// Flags may come before, between or after the positional arguments
+	// (`maintenance on --admin-socket PATH` as much as `maintenance
+	// --admin-socket PATH on`), as in most CLIs; "--" ends the flags.
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				Usage(help, name, synopsis, settings)
+				return nil, nil, err
+			}
+			return nil, nil, flagError(settings, err)
 		}
-		return nil, nil, flagError(settings, err)
+		left := fs.Args()
+		if len(left) == 0 {
+			break
+		}
+		if i := len(args) - len(left) - 1; i >= 0 && args[i] == "--" {
+			rest = append(rest, left...) // after "--", all positional
+			break
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return fs.Args(), set, nil
+	return rest, set, nil
 }
 
 // Usage writes the help text: each flag with its env variable and default.

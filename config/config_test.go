@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -141,31 +142,6 @@ func TestListFlagReplacesEnv(t *testing.T) {
 	}
 }
 
-func TestCheckAndHealthcheckSettings(t *testing.T) {
-	c, err := LoadCheck([]string{"--superserver", "127.0.0.1:1972"}, nil, &bytes.Buffer{})
-	if err != nil || !c.Direct {
-		t.Fatalf("--superserver must imply direct mode: %+v %v", c, err)
-	}
-	c, err = LoadCheck(nil, []string{"MIRROR_AGENT_SUPERSERVER=10.0.0.1:1972"}, &bytes.Buffer{})
-	if err != nil || c.Direct {
-		t.Fatalf("serve's env must not switch check to direct mode: %+v %v", c, err)
-	}
-	if _, err := LoadCheck([]string{"--url", "nope"}, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--url") {
-		t.Fatalf("bad url: %v", err)
-	}
-	h, err := LoadHealthcheck(nil, []string{"MIRROR_AGENT_HTTP_LISTEN=:19797"}, &bytes.Buffer{})
-	if err != nil || h.URL != "http://127.0.0.1:19797/live" {
-		t.Fatalf("healthcheck follows serve's port: %+v %v", h, err)
-	}
-	h, err = LoadHealthcheck([]string{"--endpoint", "health"}, []string{"MIRROR_AGENT_HTTP_LISTEN=127.0.0.5:9797"}, &bytes.Buffer{})
-	if err != nil || h.URL != "http://127.0.0.5:9797/health" {
-		t.Fatalf("%+v %v", h, err)
-	}
-	if _, err := LoadHealthcheck([]string{"--endpoint", "standby"}, nil, &bytes.Buffer{}); err == nil {
-		t.Fatal("bad endpoint accepted")
-	}
-}
-
 func TestGateSettings(t *testing.T) {
 	cfg, err := LoadServe([]string{
 		"--gate", ":52774=127.0.0.1:52773", "--gate", "10.0.0.5:1973=127.0.0.1:1972,:52775=127.0.0.1:52773",
@@ -259,5 +235,26 @@ func expectBadServe(t *testing.T, args, env []string, want string) {
 	msg := err.Error()
 	if !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
 		t.Errorf("%v %v: %q, want one line containing %q", args, env, msg, want)
+	}
+}
+
+func TestFlagsAfterPositionalArguments(t *testing.T) {
+	type settings struct {
+		Socket string `env:"ADMIN_SOCKET" flag:"admin-socket" help:"x"`
+	}
+	for _, tc := range []struct {
+		args []string
+		rest string
+	}{
+		{[]string{"on", "--admin-socket", "/run/a.sock"}, "on"},
+		{[]string{"--admin-socket", "/run/a.sock", "on"}, "on"},
+		{[]string{"--admin-socket=/run/a.sock", "on", "extra"}, "on extra"},
+		{[]string{"--admin-socket", "/run/a.sock", "--", "-x", "--y"}, "-x --y"},
+	} {
+		var s settings
+		rest, err := Load(&s, "t", "t", tc.args, nil, io.Discard)
+		if err != nil || s.Socket != "/run/a.sock" || strings.Join(rest, " ") != tc.rest {
+			t.Errorf("%q: socket %q rest %q err %v", tc.args, s.Socket, rest, err)
+		}
 	}
 }

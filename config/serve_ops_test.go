@@ -56,23 +56,3 @@ func TestServeOpsSettings(t *testing.T) {
 		}
 	}
 }
-
-func TestAdminAndStatusSettings(t *testing.T) {
-	if _, _, err := LoadAdmin("x", "x", nil, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--admin-socket") {
-		t.Errorf("no socket: %v", err)
-	}
-	cfg, rest, err := LoadAdmin("x", "x", []string{"on"}, []string{"MIRROR_AGENT_ADMIN_SOCKET=/run/a.sock"}, &bytes.Buffer{})
-	if err != nil || cfg.AdminSocket != "/run/a.sock" || len(rest) != 1 {
-		t.Errorf("%+v %v %v", cfg, rest, err)
-	}
-	if _, _, err := LoadStatus(nil, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "no agent URL") {
-		t.Errorf("no URLs: %v", err)
-	}
-	st, urls, err := LoadStatus([]string{"--watch", "--interval", "1s", "http://a:9797", "http://b:9797"}, nil, &bytes.Buffer{})
-	if err != nil || !st.Watch || st.Interval != time.Second || len(urls) != 2 {
-		t.Errorf("%+v %v %v", st, urls, err)
-	}
-	if _, _, err := LoadStatus([]string{"--interval", "1ms", "http://a"}, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--interval") {
-		t.Errorf("bad interval: %v", err)
-	}
-}

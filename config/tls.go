@@ -31,7 +31,7 @@ func (c *Serve) validateTLS(bad func(flag string, value any, why string) error) 
 	if c.TLSKeyFile == "" {
 		return bad("tls-key-file", "", "needed with --tls-cert-file")
 	}
-	if err := checkCertFile(c.TLSCertFile); err != nil {
+	if err := CheckCertFile(c.TLSCertFile); err != nil {
 		return bad("tls-cert-file", c.TLSCertFile, err.Error())
 	}
 	if err := readableFile(c.TLSKeyFile); err != nil {
@@ -63,7 +63,8 @@ func checkCAFile(path string) error {
 
 // checkCertFile accepts a readable file whose first PEM block is a
 // certificate that parses.
-func checkCertFile(path string) error {
+// CheckCertFile checks that path holds a readable PEM certificate.
+func CheckCertFile(path string) error {
 	if err := readableFile(path); err != nil {
 		return err
 	}
@@ -111,9 +112,9 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// checkClientTLS validates a client's CA file and client certificate
+// CheckClientTLS validates a client's CA file and client certificate
 // pair; the env names say which setting is wrong.
-func checkClientTLS(caFile, caEnv, certFile, certEnv, keyFile, keyEnv string) error {
+func CheckClientTLS(caFile, caEnv, certFile, certEnv, keyFile, keyEnv string) error {
 	bad := func(env, value string, err error) error {
 		return &Error{Flag: flagOfEnv(env), Env: env, Value: value, Err: err}
 	}
@@ -130,7 +131,7 @@ func checkClientTLS(caFile, caEnv, certFile, certEnv, keyFile, keyEnv string) er
 	case keyFile == "":
 		return bad(keyEnv, "", errors.New("needed with --client-cert-file"))
 	}
-	if err := checkCertFile(certFile); err != nil {
+	if err := CheckCertFile(certFile); err != nil {
 		return bad(certEnv, certFile, err)
 	}
 	if err := readableFile(keyFile); err != nil {

@@ -24,7 +24,7 @@ func TestExtcheckReadsTheAgent(t *testing.T) {
 		srv.Start()
 		addr := netip.MustParseAddrPort(srv.Listener.Addr().String())
 		paths := []string{"/"}
-		for _, c := range checker.Checks() {
+		for _, c := range checker.Questions() {
 			paths = append(paths, "/"+c.String())
 		}
 		for _, path := range paths {

@@ -68,8 +68,8 @@ func askAgent(ctx context.Context, rawURL string, timeout time.Duration, tlsOpts
 // askAndReport asks url and prints one line: pass or fail, then what the
 // agent said (or why it could not be asked). It returns ExitOK only on the
 // agent's positive answer.
-func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, pass, fail string) int {
-	a, err := askAgent(ctx, url, timeout, tlsOpts, extcheck.CheckUserAgent)
+func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, ua, pass, fail string) int {
+	a, err := askAgent(ctx, url, timeout, tlsOpts, ua)
 	msg := extcheck.Describe(displayURL(url), a, err)
 	if err == nil && a.Pass {
 		fmt.Fprintf(stdout, "%s %s\n", pass, msg)

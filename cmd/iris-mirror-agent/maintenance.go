@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/irismirror/iris-mirror-agent/config"
+	"github.com/irismirror/iris-mirror-agent/admin"
 )
 
 const maintenanceSynopsis = `iris-mirror-agent maintenance on|off|status [settings]
@@ -17,7 +17,7 @@ through the agent's admin socket. It lasts until "off" or an agent restart;
 for a switch that survives restarts use serve --drain-file.`
 
 func runMaintenance(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	cfg, rest, err := config.LoadAdmin("iris-mirror-agent maintenance", maintenanceSynopsis, args, environ, stdout)
+	cfg, rest, err := loadAdmin("iris-mirror-agent maintenance", maintenanceSynopsis, args, environ, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
@@ -28,5 +28,5 @@ func runMaintenance(ctx context.Context, args, environ []string, stdout, stderr 
 		fmt.Fprintf(stderr, "iris-mirror-agent maintenance: %v\n", err)
 		return ExitUsage
 	}
-	return adminCommand(ctx, cfg, "maintenance "+rest[0], stdout)
+	return adminCommand(ctx, cfg, admin.Command("maintenance "+rest[0]), stdout)
 }

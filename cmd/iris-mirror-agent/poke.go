@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/irismirror/iris-mirror-agent/admin"
-	"github.com/irismirror/iris-mirror-agent/config"
 )
 
 const pokeSynopsis = `iris-mirror-agent poke [settings]
@@ -19,7 +17,7 @@ Ask the local agent for a probe round now (rate-limited by the agent's
 ^ZMIRROR NotifyBecomePrimary so balancers see a promotion at once.`
 
 func runPoke(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	cfg, rest, err := config.LoadAdmin("iris-mirror-agent poke", pokeSynopsis, args, environ, stdout)
+	cfg, rest, err := loadAdmin("iris-mirror-agent poke", pokeSynopsis, args, environ, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
@@ -30,22 +28,5 @@ func runPoke(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "iris-mirror-agent poke: %v\n", err)
 		return ExitUsage
 	}
-	return adminCommand(ctx, cfg, "poke", stdout)
-}
-
-// adminCommand sends one command to the agent's admin socket and prints
-// the answer; it exits 0 when the agent said ok.
-func adminCommand(ctx context.Context, cfg *config.Admin, cmd string, stdout io.Writer) int {
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	reply, err := admin.Send(ctx, cfg.AdminSocket, cmd)
-	if err != nil {
-		fmt.Fprintf(stdout, "FAIL %v\n", err)
-		return ExitFail
-	}
-	fmt.Fprintln(stdout, reply)
-	if !strings.HasPrefix(reply, "ok") {
-		return ExitFail
-	}
-	return ExitOK
+	return adminCommand(ctx, cfg, admin.Poke, stdout)
 }

@@ -10,13 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/httpapi"
+	"github.com/irismirror/iris-mirror-agent/logging"
 )
 
 // statusRow is one agent's answer, or why there is none.
@@ -36,7 +36,7 @@ type statusReport struct {
 }
 
 func runStatus(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	cfg, urls, err := config.LoadStatus(args, environ, stdout)
+	cfg, urls, err := loadStatus(args, environ, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
@@ -52,7 +52,7 @@ func runStatus(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		}
 		urls[i] = u
 	}
-	tty := isTerminal(stdout)
+	tty := logging.IsTerminal(stdout)
 	for {
 		rep := collectStatus(ctx, urls, cfg.Timeout)
 		switch {
@@ -265,11 +265,41 @@ func cut(s string, n int) string {
 	return s[:n-3] + "..."
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// statusSettings are the settings of `iris-mirror-agent status`.
+type statusSettings struct {
+	Timeout  time.Duration `env:"STATUS_TIMEOUT" envDefault:"2s" flag:"timeout" help:"give up on an agent after this long"`
+	Watch    bool          `env:"STATUS_WATCH" envDefault:"false" flag:"watch" help:"refresh the table in place until interrupted"`
+	Interval time.Duration `env:"STATUS_INTERVAL" envDefault:"2s" flag:"interval" help:"time between refreshes with --watch"`
+	JSON     bool          `env:"STATUS_JSON" envDefault:"false" flag:"json" help:"print JSON instead of a table"`
 }
+
+// loadStatus reads status's settings and returns the agent URLs.
+func loadStatus(args, environ []string, help io.Writer) (*statusSettings, []string, error) {
+	cfg := &statusSettings{}
+	rest, err := config.Load(cfg, "iris-mirror-agent status", statusSynopsis, args, environ, help)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Timeout <= 0 || cfg.Timeout > time.Minute {
+		return nil, nil, &config.Error{Flag: "timeout", Env: config.Prefix + "STATUS_TIMEOUT", Value: cfg.Timeout.String(), Err: errTimeout}
+	}
+	if cfg.Interval < 100*time.Millisecond || cfg.Interval > time.Hour {
+		return nil, nil, &config.Error{Flag: "interval", Env: config.Prefix + "STATUS_INTERVAL", Value: cfg.Interval.String(), Err: errWatchInterval}
+	}
+	if len(rest) == 0 {
+		return nil, nil, errNoURLs
+	}
+	return cfg, rest, nil
+}
+
+// statusSynopsis is the help paragraph of status.
+const statusSynopsis = `iris-mirror-agent status [settings] URL...
+
+Ask several agents (each URL an agent's base URL, such as http://ap1a:9797,
+or its /status URL) and print one row per member, like patronictl list.
+Exit 0 when exactly one member is a routable primary, 1 otherwise.`
+
+var (
+	errWatchInterval = errors.New("must be between 100ms and 1h")
+	errNoURLs        = errors.New("no agent URL given (iris-mirror-agent status http://ap1a:9797 http://ap1b:9797)")
+)

@@ -6,16 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/endpoint"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 )
 
-// TestHealthcheckAgrees: wherever iris-mirror-check reads the healthcheck's
-// settings itself, it reads them as iris-mirror-agent does (config
-// .LoadHealthcheck): same URL, same timeout, no TLS. Every combination of
-// the values below is tried; the rest is handed over, never guessed.
-func TestHealthcheckAgrees(t *testing.T) {
-	unset := "\x00unset"
+// TestPlainHealthcheckAgrees: wherever iris-mirror-check reads the
+// healthcheck's settings itself (extcheck.PlainHealthcheck), it reads them
+// as this binary does (loadHealthcheck): same URL, same address, same
+// timeout, no TLS. Every combination of the values below is tried; the
+// rest is handed over to this binary, never guessed.
+func TestPlainHealthcheckAgrees(t *testing.T) {
+	const unset = "\x00unset"
 	listens := []string{unset, ":9797", "0.0.0.0:19797", "[::]:9797", "127.0.0.5:9797", "[::1]:9797", "[0:0::1]:9797", "[::ffff:127.0.0.1]:9797",
 		"[127.0.0.1]:9797", "localhost:9797", ":0", "", "127.0.0.1:09797", "127.0.0.1:http", "[fe80::1%eth0]:9797", "::1:9797", "1.2.3.4", "127.0.0.1:65536"}
 	endpoints := []string{unset, "live", "health", "primary", "standby", "", "LIVE"}
@@ -29,20 +30,24 @@ func TestHealthcheckAgrees(t *testing.T) {
 					environ := append([]string{"PATH=/bin"}, x...)
 					for k, v := range map[string]string{"HTTP_LISTEN": l, "HEALTHCHECK_ENDPOINT": e, "HEALTHCHECK_TIMEOUT": to} {
 						if v != unset {
-							environ = append(environ, envPrefix+k+"="+v)
+							environ = append(environ, "MIRROR_AGENT_"+k+"="+v)
 						}
 					}
-					hc, ok := plainHealthcheck(nil, environ)
+					hc, ok := extcheck.PlainHealthcheck(nil, environ)
 					if !ok {
 						continue
 					}
 					plain++
-					cfg, err := config.LoadHealthcheck(nil, environ, io.Discard)
+					cfg, err := loadHealthcheck(nil, environ, io.Discard)
+					if err != nil {
+						t.Errorf("%q: iris-mirror-check reads %+v; iris-mirror-agent fails: %v", environ, hc, err)
+						continue
+					}
 					host, path, _ := strings.Cut(strings.TrimPrefix(cfg.URL, "http://"), "/")
 					dialed, perr := netip.ParseAddrPort(host)
-					if err != nil || cfg.URL != hc.url || cfg.Timeout != hc.timeout || cfg.TLS() != (endpoint.TLSOptions{}) ||
-						hc.req.Host != host || hc.req.Path != "/"+path || perr != nil || dialed != hc.addr {
-						t.Errorf("%q: iris-mirror-check reads %+v; iris-mirror-agent %+v %v", environ, hc, cfg, err)
+					if cfg.URL != hc.URL || cfg.Timeout != hc.Timeout || cfg.TLS() != (endpoint.TLSOptions{}) ||
+						hc.Request.Host != host || hc.Request.Path != "/"+path || perr != nil || dialed != hc.Addr {
+						t.Errorf("%q: iris-mirror-check reads %+v; iris-mirror-agent %+v", environ, hc, cfg)
 					}
 				}
 			}
@@ -51,10 +56,10 @@ func TestHealthcheckAgrees(t *testing.T) {
 	if plain < 100 {
 		t.Errorf("only %d combinations read without iris-mirror-agent", plain)
 	}
-	if _, ok := plainHealthcheck([]string{"--endpoint", "live"}, nil); ok {
+	if _, ok := extcheck.PlainHealthcheck([]string{"--endpoint", "live"}, nil); ok {
 		t.Error("flags are iris-mirror-agent's to read")
 	}
-	if hc, ok := plainHealthcheck(nil, nil); !ok || hc.url != "http://127.0.0.1:9797/live" {
+	if hc, ok := extcheck.PlainHealthcheck(nil, nil); !ok || hc.URL != "http://127.0.0.1:9797/live" {
 		t.Errorf("the image's defaults: %+v %v", hc, ok)
 	}
 }
