@@ -63,6 +63,7 @@ func startHAProxy(t *testing.T, e *env, l *failLayout, config string) func(conte
 	itest.StartHAProxy(t, config, l.hosts, []string{
 		"HAPROXY_BIND_ADDR=" + l.front,
 		"IRIS_MIRROR_AGENT=" + e.agent,
+		"IRIS_MIRROR_CHECK=" + itest.CheckBinary(t),
 		"IRIS_CHECK_SCRIPT=" + e.script,
 	})
 	return itest.TCPAsk(l.front+":1972", 400*time.Millisecond)

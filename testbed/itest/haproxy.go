@@ -20,7 +20,7 @@ type HAProxy struct {
 // StartHAProxy validates cfg with `haproxy -c`, then runs it in the
 // foreground with the given hosts file as /etc/hosts. env is passed to
 // haproxy (the examples read HAPROXY_BIND_ADDR, HAPROXY_STATS_SOCKET and
-// IRIS_MIRROR_AGENT from it).
+// IRIS_MIRROR_AGENT or IRIS_MIRROR_CHECK from it).
 func StartHAProxy(t testing.TB, cfg, hostsFile string, env []string) *HAProxy {
 	t.Helper()
 	bin := RequireTool(t, "haproxy")
