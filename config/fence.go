@@ -42,17 +42,11 @@ its own verdict back at its next probe round (within --interval).`
 // LoadFence reads the fence command's settings; the verb may come before
 // or after them. It returns the verb.
 func LoadFence(args, environ []string, help interface{ Write([]byte) (int, error) }) (*Fence, FenceSpec, string, error) {
-	var verb string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		verb, args = args[0], args[1:]
-	}
 	cfg := &Fence{}
+	verb, args := takeVerb(cfg, args)
 	rest, err := Load(cfg, "iris-mirror-agent fence", FenceSynopsis, args, environ, help)
 	if err != nil {
 		return nil, FenceSpec{}, "", err
-	}
-	if verb == "" && len(rest) > 0 {
-		verb, rest = rest[0], rest[1:]
 	}
 	if len(rest) > 0 {
 		return nil, FenceSpec{}, "", fmt.Errorf("unexpected argument %q", rest[0])
@@ -73,6 +67,29 @@ func LoadFence(args, environ []string, help interface{ Write([]byte) (int, error
 		return nil, FenceSpec{}, "", settingErr("cut", "FENCE_CUT", "true", "only close cuts sessions")
 	}
 	return cfg, spec, verb, nil
+}
+
+// takeVerb removes the first argument that is neither a flag nor a
+// flag's value, so the verb may stand before, between or after them.
+func takeVerb(cfg any, args []string) (string, []string) {
+	settings, _ := Settings(cfg)
+	takesValue := map[string]bool{}
+	for _, s := range settings {
+		takesValue[s.Flag] = s.Kind != "bool"
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			return a, append(args[:i:i], args[i+1:]...)
+		}
+		if name := strings.TrimLeft(a, "-"); !strings.Contains(name, "=") && takesValue[name] {
+			i++
+		}
+	}
+	return "", args
 }
 
 // FenceSpec returns the parsed fence settings. Call it on a validated Serve.

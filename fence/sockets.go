@@ -18,7 +18,7 @@ import (
 // dump (vishvananda/netlink) and one SOCK_DESTROY per session, what
 // `ss -K` does.
 type sockets struct {
-	h       *netlink.Handle   // inet_diag dumps and route look-ups
+	h       *netlink.Handle  // inet_diag dumps and route look-ups
 	destroy *nl.SocketHandle // SOCK_DESTROY requests
 }
 

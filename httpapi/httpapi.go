@@ -37,6 +37,9 @@ type Handler struct {
 	// means no gates. With gates, /status is rendered per request (its
 	// counters change between snapshots); the check paths never are.
 	Gates func() any
+	// Fence returns the fence's live state for /status under "fence"
+	// (rendered per request too); nil means no fence.
+	Fence func() any
 
 	cache atomic.Pointer[rendered]
 }
@@ -107,10 +110,16 @@ func (h *Handler) render() *rendered {
 	return r
 }
 
-// liveStatus renders /status with the gates' current counters.
+// liveStatus renders /status with the gates' and the fence's current
+// counters.
 func (h *Handler) liveStatus() response {
 	st := StatusOf(h.render().snap, h.Info)
-	st.Gates = h.Gates()
+	if h.Gates != nil {
+		st.Gates = h.Gates()
+	}
+	if h.Fence != nil {
+		st.Fence = h.Fence()
+	}
 	return statusResponse(st)
 }
 
@@ -157,7 +166,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	} else if path == "/status" {
 		ctyp = hdrJSON
-		if h.Gates != nil {
+		if h.Gates != nil || h.Fence != nil {
 			res = h.liveStatus()
 		} else {
 			res = h.render().status

@@ -32,6 +32,7 @@ type Status struct {
 	MaintenanceSource string `json:"maintenance_source,omitempty"`
 
 	Gates any `json:"gates,omitempty"` // see Handler.Gates
+	Fence any `json:"fence,omitempty"` // see Handler.Fence
 }
 
 // Instance is what the last iris qlist line said.

@@ -287,6 +287,17 @@ func (r *Registry) AddGateBytes(in, out int64) {
 	r.gateBytesOut.AddInt64(out)
 }
 
+// AddFence exposes the fence (serve --fence): open reports whether
+// clients may connect; rejected and cut are its running totals.
+func (r *Registry) AddFence(open func() bool, rejected, cut func() uint64) {
+	o := r.family("fence_open", "gauge", "1 while the fence lets clients connect (the member is a routable primary), 0 while its kernel refuses them.")
+	o.set.NewGauge(o.name, func() float64 { return b2f(open()) })
+	rj := r.family("fence_rejected_total", "counter", "New connections to the fenced ports the kernel refused (reset) since the agent started.")
+	rj.set.NewGauge(rj.name, func() float64 { return float64(rejected()) })
+	ct := r.family("fence_sessions_cut_total", "counter", "Established sessions to the fenced ports the fence cut since the agent started.")
+	ct.set.NewGauge(ct.name, func() float64 { return float64(cut()) })
+}
+
 // Write writes every metric in the Prometheus text format, then the
 // process and Go runtime metrics.
 func (r *Registry) Write(w io.Writer) {

@@ -26,6 +26,7 @@ Commands:
   status       ask several agents and print the mirror as a table
   poke         ask the local agent for a probe round now (from ^ZMIRROR)
   maintenance  take the local member out of every balancer, or put it back
+  fence        show, open or close this member's kernel fence (serve --fence)
   version      print the version
 
 Run "iris-mirror-agent <command> --help" for a command's settings.
@@ -64,13 +65,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runPoke(ctx, args[1:], environ, stdout, stderr)
 	case "maintenance":
 		return runMaintenance(ctx, args[1:], environ, stdout, stderr)
+	case "fence":
+		return runFence(ctx, args[1:], environ, stdout, stderr)
 	case "version", "--version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK
 	default:
-		fmt.Fprintf(stderr, "iris-mirror-agent: unknown command %q (try serve, check, healthcheck, status, poke, maintenance or version)\n", args[0])
+		fmt.Fprintf(stderr, "iris-mirror-agent: unknown command %q (try serve, check, healthcheck, status, poke, maintenance, fence or version)\n", args[0])
 		return ExitUsage
 	}
 }

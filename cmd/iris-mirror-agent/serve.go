@@ -83,6 +83,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
 		return ExitRuntime
 	}
+	fnc, err := setupFence(cfg, mon, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "iris-mirror-agent serve: %v\n", err)
+		return ExitRuntime
+	}
 
 	ev := log.Info().Str("member", cfg.Member).Str("version", buildinfo.Get()).
 		Str("mirror_status_url", probers[0].Spec.Target).Str("superserver", cfg.SuperServer).
@@ -100,12 +105,16 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	g.Go(func(ctx context.Context) error { return reloadOnHangup(ctx, tlsr, log) })
 	ops.start(g)
 	gates.run(g)
+	if fnc != nil {
+		g.Go(fnc.Run)
+	}
 	if httpLn != nil {
 		h := &httpapi.Handler{Snapshot: mon.Snapshot, Info: httpapi.Info{
 			Member: cfg.Member, Version: buildinfo.Get(),
 			Interval: cfg.Interval, Timeout: cfg.Timeout, Rise: cfg.Rise, Fall: cfg.Fall,
 		}, Gates: gates.status()}
 		ops.httpExtras(h)
+		fenceExtras(fnc, h, ops.reg) // both served on the HTTP listener only
 		srv := httpapi.NewServer(h)
 		srvLn := httpListener(srv, httpLn, tlsr, log)
 		g.Go(func(ctx context.Context) error {
