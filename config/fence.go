@@ -105,7 +105,7 @@ func (c *Serve) validateFence() error {
 	if err != nil {
 		return err
 	}
-	if len(spec.Ports) == 0 && len(c.FenceAllow) > 0 {
+	if len(spec.Ports) == 0 && len(spec.Allow) > 0 {
 		return settingErr("fence-allow", "FENCE_ALLOW", strings.Join(c.FenceAllow, ","), "needs --fence: there is no fence to let clients through")
 	}
 	own := []struct{ flag, addr string }{{"--http-listen", c.HTTPListen}, {"--agent-listen", c.AgentListen}}
@@ -138,6 +138,9 @@ func ParseFence(ports, allow []string) (FenceSpec, error) {
 		return spec, settingErr("fence", "FENCE", strings.Join(ports, ","), fmt.Sprintf("at most %d ports", maxFencePorts))
 	}
 	for _, item := range ports {
+		if strings.TrimSpace(item) == "" {
+			continue // "1972," from the environment, as the flag reads it
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(item))
 		if err != nil || n < 1 || n > 65535 {
 			return spec, settingErr("fence", "FENCE", item, "want TCP ports 1-65535, such as 1972,52773")
@@ -151,6 +154,9 @@ func ParseFence(ports, allow []string) (FenceSpec, error) {
 		return spec, settingErr("fence-allow", "FENCE_ALLOW", strings.Join(allow, ","), fmt.Sprintf("at most %d prefixes", maxFenceAllow))
 	}
 	for _, item := range allow {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
 		p, err := parseAllow(strings.TrimSpace(item))
 		if err != nil {
 			return spec, settingErr("fence-allow", "FENCE_ALLOW", item, err.Error())

@@ -112,7 +112,7 @@ func inspect(c *nftables.Conn, want Rule) (KernelState, error) {
 	var st KernelState
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return st, fmt.Errorf("list tables: %w", err)
+		return st, fmt.Errorf("nftables: list tables: %w", err)
 	}
 	var t *nftables.Table
 	for _, x := range tables {
@@ -126,7 +126,7 @@ func inspect(c *nftables.Conn, want Rule) (KernelState, error) {
 	st.Closed = true
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return st, fmt.Errorf("list chains: %w", err)
+		return st, fmt.Errorf("nftables: list chains: %w", err)
 	}
 	var ours []*nftables.Chain
 	for _, ch := range chains {

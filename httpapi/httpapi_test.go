@@ -237,3 +237,29 @@ func TestStatusShowsLiveGates(t *testing.T) {
 		t.Fatalf("role %v", first["role"])
 	}
 }
+
+func TestStatusShowsLiveFence(t *testing.T) {
+	h := handlerFor(checker.Standby)
+	n := 0
+	h.Fence = func() any {
+		n++
+		return map[string]any{"state": "closed", "rejected_total": n}
+	}
+	get := func() map[string]any {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+		var doc map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+			t.Fatalf("%v: %s", err, rec.Body)
+		}
+		return doc
+	}
+	first, second := get(), get()
+	f1, f2 := first["fence"].(map[string]any), second["fence"].(map[string]any)
+	if f1["state"] != "closed" || f1["rejected_total"] == f2["rejected_total"] {
+		t.Fatalf("fence must be rendered per request: %v then %v", f1, f2)
+	}
+	if _, ok := first["gates"]; ok {
+		t.Fatal("a fence without gates: no gates field")
+	}
+}

@@ -155,3 +155,31 @@ func TestMetricsHandlerMethods(t *testing.T) {
 		t.Errorf("/other: %d", rec.Code)
 	}
 }
+
+func TestFenceMetrics(t *testing.T) {
+	specs := []checker.ProbeSpec{{Name: probe.MirrorStatusName}}
+	snap := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour}, specs, t0).Snapshot()
+	r := New(func() *checker.Snapshot { return snap }, "v1", "go1.26.8")
+	if _, ok := scrape(t, r)["iris_mirror_agent_fence_open"]; ok {
+		t.Fatal("fence metrics without a fence")
+	}
+	open, rejected, cut := false, uint64(0), uint64(0)
+	r.AddFence(func() bool { return open }, func() uint64 { return rejected }, func() uint64 { return cut })
+	fams := scrape(t, r)
+	if v := value(t, fams, "iris_mirror_agent_fence_open", nil); v != 0 {
+		t.Fatalf("fence_open %v while closed", v)
+	}
+	open, rejected, cut = true, 12, 3
+	fams = scrape(t, r)
+	for name, want := range map[string]float64{"iris_mirror_agent_fence_open": 1, "iris_mirror_agent_fence_rejected_total": 12, "iris_mirror_agent_fence_sessions_cut_total": 3} {
+		if v := value(t, fams, name, nil); v != want {
+			t.Errorf("%s = %v; want %v", name, v, want)
+		}
+	}
+	for name, typ := range map[string]dto.MetricType{"iris_mirror_agent_fence_open": dto.MetricType_GAUGE,
+		"iris_mirror_agent_fence_rejected_total": dto.MetricType_COUNTER, "iris_mirror_agent_fence_sessions_cut_total": dto.MetricType_COUNTER} {
+		if got := fams[name].GetType(); got != typ {
+			t.Errorf("%s is a %v; want %v", name, got, typ)
+		}
+	}
+}
