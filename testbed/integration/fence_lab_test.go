@@ -37,7 +37,8 @@ type fenceLab struct {
 	http          *http.Client // inside the member's namespace
 	superServer   string       // the member's SuperServer as the client reaches it
 	web           string
-	mirrorStatus  string // --mirror-status-url
+	mirrorStatus  string   // --mirror-status-url
+	wrap          []string // runs the agent (such as setpriv ... --)
 	agentStarting time.Time
 }
 
@@ -64,6 +65,7 @@ func (l *fenceLab) start(extra ...string) *itest.Proc {
 		"--http-listen", "127.0.0.1:9797", "--agent-listen", "127.0.0.1:9798", "--log-format", "json",
 		"--shutdown-delay", "0s", "--interval", fenceInterval.String(), "--timeout", fenceTimeout.String(),
 		"--fence", "1972,52773"}, extra...)
+	argv = append(append([]string(nil), l.wrap...), argv...)
 	l.agentStarting = time.Now()
 	l.agent = itest.Start(l.t, "agent-fence", nil, l.p.Exec(l.p.Member, argv...)...)
 	waitDial(l.t, l.inM, "127.0.0.1:9797")

@@ -256,6 +256,28 @@ func TestFenceCommand(t *testing.T) {
 	}
 }
 
+// TestFenceAsUnprivilegedUser: the agent as an unprivileged user with
+// CAP_NET_ADMIN as its only (ambient) capability, as the systemd drop-in
+// runs it, closes, opens and cuts.
+func TestFenceAsUnprivilegedUser(t *testing.T) {
+	l := newFenceLab(t, "backup")
+	l.wrap = []string{itest.RequireTool(t, "setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups",
+		"--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin", "--"}
+	l.start()
+	l.waitFence("closed", 5*time.Second)
+	if err := who(l.inC, l.superServer); !refused(err) {
+		t.Fatalf("backup: %v; want refused", err)
+	}
+	l.set("primary")
+	l.waitFence("open", 5*time.Second)
+	conns := l.sessions(3)
+	t0 := time.Now()
+	l.set("backup")
+	if _, last := cutTimes(conns, t0, 5*time.Second); last < 0 || last > fenceInterval+fenceTimeout {
+		t.Fatalf("sessions cut after %v; want within interval + timeout", last)
+	}
+}
+
 // TestFenceLabClientIsRemote guards the lab itself: the client reaches
 // the member over the veth pair, from its own address, not over a
 // loopback the fence lets through.
