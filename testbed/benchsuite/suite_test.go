@@ -27,7 +27,7 @@ var (
 	flagDuration = flag.Duration("duration", 10*time.Second, "length of each load run (wrk, agentload)")
 	flagQuick    = flag.Bool("quick", false, "smoke run: one run of each, 1 s loads, short windows; the report is labelled a smoke run")
 	flagOut      = flag.String("out", "", "report file (default: BENCHMARKS.md at the module root)")
-	flagSections = flag.String("sections", "http,agent-check,external-check,gate,failover,footprint,iris-load", "sections to run, comma-separated")
+	flagSections = flag.String("sections", "http,agent-check,external-check,gate,fence,failover,footprint,iris-load", "sections to run, comma-separated")
 )
 
 func TestMain(m *testing.M) { itest.Main(m) }
@@ -112,6 +112,7 @@ func TestSuite(t *testing.T) {
 		{"agent-check", sectionAgentCheck},
 		{"external-check", sectionExternalCheck},
 		{"gate", sectionGate},
+		{"fence", sectionFence},
 		{"failover", sectionFailover},
 		{"footprint", sectionFootprint},
 		{"iris-load", sectionIRISLoad},
