@@ -208,17 +208,21 @@ func TestOversizedHeadersRejected(t *testing.T) {
 	}
 }
 
+// statusDoc GETs /status from h and decodes it.
+func statusDoc(t *testing.T, h *Handler) map[string]any {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+	var doc map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	return doc
+}
+
 func TestStatusShowsLiveGates(t *testing.T) {
 	h := handlerFor(checker.Primary)
-	get := func() map[string]any {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
-		var doc map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
-			t.Fatalf("%v: %s", err, rec.Body)
-		}
-		return doc
-	}
+	get := func() map[string]any { return statusDoc(t, h) }
 	if _, ok := get()["gates"]; ok {
 		t.Fatal("no gates configured: /status must not carry a gates field")
 	}
@@ -245,15 +249,7 @@ func TestStatusShowsLiveFence(t *testing.T) {
 		n++
 		return map[string]any{"state": "closed", "rejected_total": n}
 	}
-	get := func() map[string]any {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
-		var doc map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
-			t.Fatalf("%v: %s", err, rec.Body)
-		}
-		return doc
-	}
+	get := func() map[string]any { return statusDoc(t, h) }
 	first, second := get(), get()
 	f1, f2 := first["fence"].(map[string]any), second["fence"].(map[string]any)
 	if f1["state"] != "closed" || f1["rejected_total"] == f2["rejected_total"] {

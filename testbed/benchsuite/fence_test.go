@@ -58,17 +58,7 @@ func sectionFence(t *testing.T, e *env) *Table {
 		}
 	}
 	wrk := func(url string, conns int, closeConn bool) WrkResult {
-		t.Helper()
-		argv := p.Exec(p.Agent, append([]string{e.wrk}, WrkArgs(url, conns, e.s.load, closeConn)...)...)
-		out, err := itest.Run(argv, nil, e.s.load+30*time.Second)
-		if err != nil {
-			t.Fatalf("wrk %s: %v\n%s", url, err, out)
-		}
-		r, err := ParseWrk(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return e.runWrkVia(t, p.Exec(p.Agent), url, conns, closeConn)
 	}
 	setRole("primary", "open")
 	for _, addr := range []string{fenced, direct, gate} {

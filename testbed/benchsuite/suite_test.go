@@ -214,7 +214,15 @@ func toolVersions(wrk string) []string {
 // runWrk runs wrk once and parses its report.
 func (e *env) runWrk(t *testing.T, url string, conns int, closeConn bool) WrkResult {
 	t.Helper()
-	out, err := itest.Run(append([]string{e.wrk}, WrkArgs(url, conns, e.s.load, closeConn)...), nil, e.s.load+30*time.Second)
+	return e.runWrkVia(t, nil, url, conns, closeConn)
+}
+
+// runWrkVia is runWrk with wrk's command line after prefix (such as
+// ip netns exec NAME).
+func (e *env) runWrkVia(t *testing.T, prefix []string, url string, conns int, closeConn bool) WrkResult {
+	t.Helper()
+	argv := append(append(append([]string(nil), prefix...), e.wrk), WrkArgs(url, conns, e.s.load, closeConn)...)
+	out, err := itest.Run(argv, nil, e.s.load+30*time.Second)
 	if err != nil {
 		t.Fatalf("wrk %s: %v\n%s", url, err, out)
 	}

@@ -51,18 +51,8 @@ func TestComposeFiles(t *testing.T) {
 	stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Services map[string]composeService `yaml:"services"`
-			}
-			if err := yaml.Unmarshal(b, &doc); err != nil {
-				t.Fatalf("parse: %v", err)
-			}
 			dir := filepath.Dir(f)
-			svcs := doc.Services
+			svcs := readCompose(t, f)
 			for _, m := range []string{"ap1a", "ap1b", "ap2a", "ap2b"} {
 				if _, ok := svcs[m]; !ok {
 					t.Errorf("no service %s: the reference layout has members ap1a, ap1b, ap2a, ap2b", m)
