@@ -71,8 +71,9 @@ func sectionFence(t *testing.T, e *env) *Table {
 			"(`--fence 8080 --fence-allow <wrk's address>/32 --gate :8082=<app on 8090>`), joined by a veth pair: straight to the " +
 			"application on an unfenced port (direct); on the fenced port with the member primary (fence open: the agent's table " +
 			"does not exist); on the fenced port with the member a backup and wrk's address allowed (fence closed: every packet of " +
-			"the session crosses the fence's chain and its rules); through the gate (member primary). Each run measures all four " +
-			"(direct again while the member is a backup). Small answers (8 bytes) on kept-alive connections, one new connection " +
+			"the session crosses the fence's chain and its rules); through the gate (member primary). Each run measures direct, " +
+			"the open fence and the gate while the member is primary, then direct and the closed fence while it is a backup; the " +
+			"ratios and added latencies are medians of each run's path against the direct run beside it (range in brackets). Small answers (8 bytes) on kept-alive connections, one new connection " +
 			"per request (`Connection: close`), and `/bulk` (1 MiB). Targets: through the fence >= 0.98x direct, at most 5 µs " +
 			"added to the median latency.",
 		Head: []string{"load", "direct", "fence open", "fence closed, allowed", "gate", "open/direct", "closed/direct", "gate/direct",
@@ -89,15 +90,17 @@ func sectionFence(t *testing.T, e *env) *Table {
 		{"16 connections, a new one per request (req/s)", "/", 16, true, false},
 		{"8 connections, 1 MiB (MB/s)", "/bulk", 8, false, true},
 	}
-	const nd, no, nc, ng = 0, 1, 2, 3 // direct, open, closed, gate
+	// direct while primary, open, closed, gate, direct while backup: each
+	// path is compared with direct measured beside it, in the same phase.
+	const nd, no, nc, ng, nb = 0, 1, 2, 3, 4
 	type acc struct {
-		vals, p50 [4][]float64
-		errs      [4]int
+		vals, p50 [5][]float64
+		errs      [5]int
 	}
 	accs := make([]acc, len(cases))
 	measure := func(run int, targets map[int]string) {
 		keys := []int{}
-		for k := range 4 {
+		for k := range 5 {
 			if _, ok := targets[k]; ok {
 				keys = append(keys, k)
 			}
@@ -120,33 +123,36 @@ func sectionFence(t *testing.T, e *env) *Table {
 		setRole("primary", "open")
 		measure(run, map[int]string{nd: direct, no: fenced, ng: gate})
 		setRole("backup", "closed")
-		measure(run, map[int]string{nd: direct, nc: fenced})
+		measure(run, map[int]string{nb: direct, nc: fenced})
+	}
+	signed := func(v float64) string {
+		if v < 0 {
+			return "-" + FmtDur(-v)
+		}
+		return FmtDur(v)
 	}
 	for ci, c := range cases {
 		a := accs[ci]
 		S := func(k int) Summary { return Summarise(a.vals[k]) }
-		P := func(k int) Summary { return Summarise(a.p50[k]) }
-		rOpen, rClosed, rGate := Ratio(S(no), S(nd)), Ratio(S(nc), S(nd)), Ratio(S(ng), S(nd))
-		added := func(k int) float64 { return P(k).Median - P(nd).Median }
-		signed := func(v float64) string {
-			if v < 0 {
-				return "-" + FmtDur(-v)
-			}
-			return FmtDur(v)
-		}
-		ok := rOpen >= 0.98 && rClosed >= 0.98 && (c.bulk || (added(no) <= 5e-6 && added(nc) <= 5e-6))
+		base := map[int]int{no: nd, nc: nb, ng: nd}
+		ratio := func(k int) Summary { return Paired(a.vals[k], a.vals[base[k]]) }
+		added := func(k int) Summary { return pairedDiff(a.p50[k], a.p50[base[k]]) }
+		rOpen, rClosed, rGate := ratio(no), ratio(nc), ratio(ng)
+		ok := rOpen.Median >= 0.98 && rClosed.Median >= 0.98 && (c.bulk || (added(no).Median <= 5e-6 && added(nc).Median <= 5e-6))
 		fmtV := FmtRate
 		if c.bulk {
 			fmtV = func(v float64) string { return fmt.Sprintf("%.0f MB/s", v) }
 		}
-		t.Logf("fence %s: direct %.0f, open %.0f (%.2fx), closed+allowed %.0f (%.2fx), gate %.0f (%.2fx); added p50 %s / %s / %s",
-			c.load, S(nd).Median, S(no).Median, rOpen, S(nc).Median, rClosed, S(ng).Median, rGate,
-			signed(added(no)), signed(added(nc)), signed(added(ng)))
-		tbl.AddRow(c.load, S(nd).Format(fmtV), S(no).Format(fmtV), S(nc).Format(fmtV), S(ng).Format(fmtV),
-			FmtRatio(rOpen), FmtRatio(rClosed), FmtRatio(rGate), P(nd).Format(FmtDur),
-			signed(added(no))+" / "+signed(added(nc))+" / "+signed(added(ng)),
-			fmt.Sprintf("%d/%d/%d/%d", a.errs[nd], a.errs[no], a.errs[nc], a.errs[ng]),
-			Verdict(ok, !math.IsNaN(rOpen) && !math.IsNaN(rClosed)))
+		t.Logf("fence %s: direct %.0f, open %.2fx, closed+allowed %.2fx, gate %.2fx (paired medians); added p50 %s / %s / %s",
+			c.load, S(nd).Median, rOpen.Median, rClosed.Median, rGate.Median,
+			signed(added(no).Median), signed(added(nc).Median), signed(added(ng).Median))
+		all := append(append([]float64(nil), a.vals[nd]...), a.vals[nb]...)
+		allP50 := append(append([]float64(nil), a.p50[nd]...), a.p50[nb]...)
+		tbl.AddRow(c.load, Summarise(all).Format(fmtV), S(no).Format(fmtV), S(nc).Format(fmtV), S(ng).Format(fmtV),
+			rOpen.Format(FmtRatio), rClosed.Format(FmtRatio), rGate.Format(FmtRatio), Summarise(allP50).Format(FmtDur),
+			signed(added(no).Median)+" / "+signed(added(nc).Median)+" / "+signed(added(ng).Median),
+			fmt.Sprintf("%d/%d/%d/%d", a.errs[nd]+a.errs[nb], a.errs[no], a.errs[nc], a.errs[ng]),
+			Verdict(ok, !math.IsNaN(rOpen.Median) && !math.IsNaN(rClosed.Median)))
 	}
 	tbl.Notes = append(tbl.Notes,
 		"The fence is not on the data path: an open fence is no table at all, and a closed one is a few comparisons per packet "+
@@ -155,6 +161,18 @@ func sectionFence(t *testing.T, e *env) *Table {
 		"Refused clients never reach the application: their SYN is answered with a reset by the kernel (see docs/fence.md for "+
 			"the reaction times).")
 	return tbl
+}
+
+// pairedDiff summarises a[i]-b[i], as Paired does ratios.
+func pairedDiff(a, b []float64) Summary {
+	if len(a) != len(b) {
+		return Summarise(nil)
+	}
+	d := make([]float64, len(a))
+	for i := range a {
+		d[i] = a[i] - b[i]
+	}
+	return Summarise(d)
 }
 
 // fenceState is the fence's state in the agent's /status, or "".
