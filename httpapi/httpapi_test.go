@@ -24,15 +24,15 @@ var specs = []checker.ProbeSpec{
 
 // snapshotFor drives a real state machine into a role.
 func snapshotFor(role checker.Role) *checker.Snapshot {
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour}, specs, t0)
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: forever}, specs, t0)
 	up := probe.Result{Probe: probe.SuperServerName, Outcome: probe.Up, Reason: "superserver accepted"}
 	switch role {
 	case checker.Primary:
-		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"}, up)
+		return observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"}, up)
 	case checker.Standby:
-		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"}, up)
+		return observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"}, up)
 	case checker.Down:
-		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Error, Reason: "mirror_status timeout"},
+		return observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Error, Reason: "mirror_status timeout"},
 			probe.Result{Probe: probe.SuperServerName, Outcome: probe.Error, Reason: "superserver connection refused"})
 	}
 	return m.Snapshot()
@@ -227,9 +227,9 @@ func TestStatusShowsLiveGates(t *testing.T) {
 		t.Fatal("no gates configured: /status must not carry a gates field")
 	}
 	n := 0
-	h.Gates = func() any {
+	h.Live = func() map[string]any {
 		n++
-		return []map[string]any{{"listen": ":52774", "sessions_total": n}}
+		return map[string]any{"gates": []map[string]any{{"listen": ":52774", "sessions_total": n}}}
 	}
 	first, second := get(), get()
 	g1 := first["gates"].([]any)[0].(map[string]any)
@@ -242,20 +242,61 @@ func TestStatusShowsLiveGates(t *testing.T) {
 	}
 }
 
-func TestStatusShowsLiveFence(t *testing.T) {
-	h := handlerFor(checker.Standby)
-	n := 0
-	h.Fence = func() any {
-		n++
-		return map[string]any{"state": "closed", "rejected_total": n}
+// observe feeds a round that started and finished at now; forever is a
+// lease that outlives the test (readers here read it with the real clock).
+func observe(m *checker.Machine, now time.Time, results ...probe.Result) *checker.Snapshot {
+	s, _ := m.Observe(now, now, results...)
+	return s
+}
+
+const forever = 100 * 365 * 24 * time.Hour
+
+// TestEveryAnswerIsNotCached: no cache between a balancer and the agent
+// may answer for it, whatever the method or the answer.
+func TestEveryAnswerIsNotCached(t *testing.T) {
+	for _, role := range []checker.Role{checker.Primary, checker.Standby} {
+		h := handlerFor(role)
+		for _, q := range checker.Questions() {
+			for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(method, "/"+q.String(), nil))
+				if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+					t.Errorf("%s %s /%s: Cache-Control %q", role, method, q, cc)
+				}
+			}
+		}
 	}
-	get := func() map[string]any { return statusDoc(t, h) }
-	first, second := get(), get()
-	f1, f2 := first["fence"].(map[string]any), second["fence"].(map[string]any)
-	if f1["state"] != "closed" || f1["rejected_total"] == f2["rejected_total"] {
-		t.Fatalf("fence must be rendered per request: %v then %v", f1, f2)
+}
+
+// TestStaleAnswers: past its lease a snapshot fails every question with
+// the stale reason, on the check paths and in /status, although nothing
+// published a new snapshot; back inside a lease it answers as rendered.
+func TestStaleAnswers(t *testing.T) {
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: time.Second}, specs, t0)
+	s := observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"},
+		probe.Result{Probe: probe.SuperServerName, Outcome: probe.Up, Reason: "superserver accepted"})
+	now := t0.Add(500 * time.Millisecond)
+	h := &Handler{Snapshot: func() *checker.Snapshot { return s }, Now: func() time.Time { return now }}
+	get := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
 	}
-	if _, ok := first["gates"]; ok {
-		t.Fatal("a fence without gates: no gates field")
+	if rec := get("/primary"); rec.Code != 200 {
+		t.Fatalf("inside the lease: %d %s", rec.Code, rec.Body)
+	}
+	now = t0.Add(1200 * time.Millisecond)
+	for _, q := range checker.Questions() {
+		rec := get("/" + q.String())
+		if rec.Code != 503 || !strings.Contains(rec.Body.String(), "stale: no probe result for 1.2s") {
+			t.Errorf("/%s past the lease: %d %q", q, rec.Code, rec.Body)
+		}
+	}
+	var st map[string]any
+	if err := json.Unmarshal(get("/status").Body.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st["fresh"] != false || st["routable"] != false || !strings.HasPrefix(st["reason"].(string), "stale") {
+		t.Errorf("/status past the lease: fresh %v routable %v reason %v", st["fresh"], st["routable"], st["reason"])
 	}
 }

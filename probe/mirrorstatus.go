@@ -143,25 +143,31 @@ func mirrorStatus(ctx context.Context, t HTTPTarget) Result {
 	return Result{Outcome: out, Reason: reason}
 }
 
-// ClassifyMirrorStatus decides on the status code first, then on the
-// trimmed body. A body longer than MaxBody is never SUCCESS.
+// ClassifyMirrorStatus decides on the status code first, then on the body
+// trimmed of ASCII white space: 200 SUCCESS is the primary, 503 FAILED a
+// member that is up and not the primary. Anything else (another body, such
+// as a proxy's error page; a body over MaxBody; another status) is not an
+// answer from IRIS, and never a role.
 func ClassifyMirrorStatus(status int, body []byte) (Outcome, string) {
-	switch status {
-	case http.StatusServiceUnavailable:
-		return NotPrimary, strings.TrimSpace("mirror_status 503 " + printable(bytes.TrimSpace(body), 16))
-	case http.StatusOK:
-		if len(body) > MaxBody {
-			return Error, fmt.Sprintf("mirror_status 200 with a body over %d bytes", MaxBody)
-		}
-		trimmed := bytes.TrimSpace(body)
-		if string(trimmed) == "SUCCESS" {
-			return Primary, "mirror_status 200 SUCCESS"
-		}
-		return Error, "mirror_status 200 with unexpected body '" + printable(trimmed, 24) + "'"
-	default:
+	if status != http.StatusOK && status != http.StatusServiceUnavailable {
 		return Error, fmt.Sprintf("mirror_status unexpected status %d", status)
 	}
+	if len(body) > MaxBody {
+		return Error, fmt.Sprintf("mirror_status %d with a body over %d bytes", status, MaxBody)
+	}
+	trimmed := bytes.Trim(body, asciiSpace)
+	switch {
+	case status == http.StatusOK && string(trimmed) == "SUCCESS":
+		return Primary, "mirror_status 200 SUCCESS"
+	case status == http.StatusServiceUnavailable && string(trimmed) == "FAILED":
+		return NotPrimary, "mirror_status 503 FAILED"
+	}
+	return Error, fmt.Sprintf("mirror_status %d with unexpected body '%s'", status, printable(trimmed, 24))
 }
+
+// asciiSpace is the white space trimmed around a body: ASCII only, so a
+// no-break space or the like makes the body something else.
+const asciiSpace = " \t\r\n\v\f"
 
 // printable renders at most n bytes of b as plain ASCII safe for a reason
 // (no quotes, no '#', no control bytes), marking a cut with "...".

@@ -297,9 +297,20 @@ func TestClassifyMirrorStatus(t *testing.T) {
 		{200, "  SUCCESS\n", Primary},
 		{200, "success", Error},
 		{200, "SUCCESSFUL", Error},
-		{503, "", NotPrimary},
 		{503, "FAILED", NotPrimary},
-		{503, "\x00\xff#\n", NotPrimary},
+		{503, "FAILED\r\n", NotPrimary},
+		// A 503 is a standby only with the documented body: an error page
+		// from a proxy in front of a stopped gateway is not a role.
+		{503, "", Error},
+		{503, "\x00\xff#\n", Error},
+		{503, "<html><body>Service Temporarily Unavailable</body></html>", Error},
+		{503, "failed", Error},
+		{503, strings.Repeat("FAILED", 1000), Error},
+		// ASCII white space only: a no-break space makes it another body.
+		{200, "SUCCESS\u00a0", Error},
+		{200, "\u2003SUCCESS", Error},
+		{503, "FAILED\u00a0", Error},
+		{200, "\tSUCCESS\v\f", Primary},
 		{201, "SUCCESS", Error},
 		{0, "", Error},
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -19,12 +17,8 @@ import (
 // at its next probe round, as it does after any change by hand.
 func runFence(_ context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cfg, spec, verb, err := config.LoadFence(args, environ, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "iris-mirror-agent fence: %v\n", err)
-		return ExitUsage
+	if code, done := usageResult("fence", err, stderr, ExitUsage); done {
+		return code
 	}
 	k, err := fence.OpenKernel(fence.Rule{Ports: spec.Ports, Allow: spec.Allow})
 	if err != nil {

@@ -21,7 +21,8 @@ func TestFenceFollowsTheRole(t *testing.T) {
 			l := newFenceLab(t, "backup")
 			l.start("--fence-drain", drain.String())
 			st := l.waitFence("closed", 5*time.Second)
-			if st.Role != "standby" {
+			// The agent's probes (loopback) reach IRIS behind the fence.
+			if until(time.Now(), 5*time.Second, func() bool { st, _ = l.status(); return st.Role == "standby" }) < 0 {
 				t.Fatalf("role %q behind the fence: the agent's probes (loopback) must reach IRIS", st.Role)
 			}
 			for _, addr := range []string{l.superServer, l.web} {
