@@ -31,6 +31,7 @@ var commands = []command{
 	{"status", "ask several agents and print the mirror as a table", runStatus},
 	{"poke", "ask the local agent for a probe round now (from ^ZMIRROR)", runPoke},
 	{"maintenance", "take the local member out of every balancer, or put it back", runMaintenance},
+	{"fence", "show, open or close this member's kernel fence (serve --fence)", runFence},
 	{"version", "print the version", func(_ context.Context, _, _ []string, stdout, _ io.Writer) int { return runVersion(stdout) }},
 }
 

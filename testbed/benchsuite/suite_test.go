@@ -29,7 +29,7 @@ var (
 	flagSections = flag.String("sections", allSections, "sections to run, comma-separated")
 )
 
-const allSections = "http,agent-check,external-check,gate,failover,footprint,iris-load"
+const allSections = "http,agent-check,external-check,gate,fence,failover,footprint,iris-load"
 
 func TestMain(m *testing.M) { itest.Main(m) }
 
@@ -120,6 +120,7 @@ func TestSuite(t *testing.T) {
 		{"agent-check", sectionAgentCheck},
 		{"external-check", sectionExternalCheck},
 		{"gate", sectionGate},
+		{"fence", sectionFence},
 		{"failover", sectionFailover},
 		{"footprint", sectionFootprint},
 		{"iris-load", sectionIRISLoad},
@@ -221,7 +222,15 @@ func toolVersions(wrk string) []string {
 // runWrk runs wrk once and parses its report.
 func (e *env) runWrk(t *testing.T, url string, conns int, closeConn bool) WrkResult {
 	t.Helper()
-	out, err := itest.Run(append([]string{e.wrk}, WrkArgs(url, conns, e.s.load, closeConn)...), nil, e.s.load+30*time.Second)
+	return e.runWrkVia(t, nil, url, conns, closeConn)
+}
+
+// runWrkVia is runWrk with wrk's command line after prefix (such as
+// ip netns exec NAME).
+func (e *env) runWrkVia(t *testing.T, prefix []string, url string, conns int, closeConn bool) WrkResult {
+	t.Helper()
+	argv := append(append(append([]string(nil), prefix...), e.wrk), WrkArgs(url, conns, e.s.load, closeConn)...)
+	out, err := itest.Run(argv, nil, e.s.load+30*time.Second)
 	if err != nil {
 		t.Fatalf("wrk %s: %v\n%s", url, err, out)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -238,5 +239,106 @@ func TestKubernetesExample(t *testing.T) {
 		if portOwner[p.TargetPort.(string)] != agent.Name || !standbyGates[port] {
 			t.Errorf("ap1-standby port %s must target one of the agent's standby gates (--gate-role LISTEN=standby), not %s", p.Name, port)
 		}
+	}
+}
+
+// TestKubernetesFencePatch applies the fence patch to the agent sidecar
+// as a strategic merge patch does (env merged by name, securityContext
+// fields replaced): the agent gains NET_ADMIN and nothing else, as root
+// (Kubernetes gives added capabilities to root only), keeps no privilege
+// escalation and a read-only root, its settings are real, and its own
+// ports and the standby gates are not fenced.
+func TestKubernetesFencePatch(t *testing.T) {
+	root := filepath.Join(itest.Root(t), "examples", "kubernetes")
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var sts k8sObject
+	dec := yaml.NewDecoder(bytes.NewReader(read("mirror-ap1.yaml")))
+	for sts.Kind != "StatefulSet" {
+		sts = k8sObject{}
+		if err := dec.Decode(&sts); err != nil {
+			t.Fatalf("no StatefulSet: %v", err)
+		}
+	}
+	var patch struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Name string `yaml:"name"`
+						Env  []struct {
+							Name  string `yaml:"name"`
+							Value string `yaml:"value"`
+						} `yaml:"env"`
+						SecurityContext struct {
+							RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
+							RunAsUser                *int  `yaml:"runAsUser"`
+							AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+							ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+							Capabilities             struct {
+								Drop []string `yaml:"drop"`
+								Add  []string `yaml:"add"`
+							} `yaml:"capabilities"`
+						} `yaml:"securityContext"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal(read("fence-patch.yaml"), &patch); err != nil {
+		t.Fatal(err)
+	}
+	cs := patch.Spec.Template.Spec.Containers
+	if len(cs) != 1 || cs[0].Name != "agent" {
+		t.Fatalf("the patch should touch the agent container only: %+v", cs)
+	}
+	var base *k8sContainer
+	for i, c := range sts.Spec.Template.Spec.Containers {
+		if c.Name == "agent" {
+			base = &sts.Spec.Template.Spec.Containers[i]
+		}
+	}
+	if base == nil {
+		t.Fatal("no container named agent in mirror-ap1.yaml")
+	}
+	env := map[string]string{}
+	for _, e := range base.Env {
+		env[e.Name] = e.Value
+		if e.ValueFrom != nil {
+			env[e.Name] = "from-kubernetes"
+		}
+	}
+	for _, e := range cs[0].Env {
+		env[e.Name] = e.Value
+	}
+	checkServeConfig(t, "agent sidecar with the fence", base.Args[1:], env)
+	spec, err := config.ParseFence(strings.Split(env["MIRROR_AGENT_FENCE"], ","), nil)
+	if err != nil || len(spec.Ports) == 0 {
+		t.Fatalf("fence ports: %v %v", spec, err)
+	}
+	for _, p := range base.Ports {
+		for _, f := range spec.Ports {
+			if p.ContainerPort == int(f) {
+				t.Errorf("the fence takes the agent's own port %s (%d)", p.Name, f)
+			}
+		}
+	}
+	sc := cs[0].SecurityContext
+	if sc.RunAsUser == nil || *sc.RunAsUser != 0 || sc.RunAsNonRoot == nil || *sc.RunAsNonRoot {
+		t.Error("the fenced agent must run as root: Kubernetes gives added capabilities to root only")
+	}
+	if !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || !slices.Equal(sc.Capabilities.Add, []string{"NET_ADMIN"}) {
+		t.Errorf("capabilities drop %v add %v; want every one dropped but NET_ADMIN", sc.Capabilities.Drop, sc.Capabilities.Add)
+	}
+	if sc.AllowPrivilegeEscalation != nil || sc.ReadOnlyRootFilesystem != nil {
+		t.Error("the patch must leave the base's no-escalation and read-only root alone")
+	}
+	if b := base.SecurityContext; b == nil || b.AllowPrivilegeEscalation || !b.ReadOnlyRootFilesystem {
+		t.Error("the base agent must forbid privilege escalation and keep a read-only root")
 	}
 }
