@@ -26,7 +26,9 @@ func TestREADMEHAProxySnippetsAreTheExamples(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			examples = append(examples, strings.TrimSpace(line))
+			// A snippet may show what haproxy reads with the variables
+			// unset: "${AP1A_HOST-ap1a}:1972" as ap1a:1972.
+			examples = append(examples, strings.TrimSpace(line), expandHAProxyDefaults(strings.TrimSpace(line)))
 		}
 	}
 	blocks := 0
