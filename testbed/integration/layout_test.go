@@ -4,6 +4,7 @@ package integration
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,23 @@ func waitRouted(t *testing.T, addr, want string, d time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// haproxyEnv points a haproxy example at the layout through its
+// variables: the frontends on front, each member by address (AP1A_HOST...).
+func (l *layout) haproxyEnv() []string {
+	env := []string{"HAPROXY_BIND_ADDR=" + l.front}
+	for name, m := range l.members {
+		env = append(env, strings.ToUpper(name)+"_HOST="+m.IP)
+	}
+	return env
+}
+
+// agentLogs are the log files of the layout's agents.
+func (l *layout) agentLogs() []string {
+	var logs []string
+	for _, a := range l.agents {
+		logs = append(logs, a.Proc.Log)
+	}
+	return logs
 }
