@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/testbed/itest"
@@ -270,18 +268,9 @@ func TestExampleAgentLineCompose(t *testing.T) {
 	for _, f := range exampleFiles(t, "compose/*.yml") {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			h := readAgentHeader(t, f)
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Services map[string]composeService `yaml:"services"`
-			}
-			if err := yaml.Unmarshal(b, &doc); err != nil {
-				t.Fatal(err)
-			}
+			services := composeServices(t, f)
 			agents := 0
-			for name, s := range doc.Services {
+			for name, s := range services {
 				if !strings.HasSuffix(name, "-agent") {
 					continue
 				}
@@ -296,7 +285,7 @@ func TestExampleAgentLineCompose(t *testing.T) {
 				}
 				// Each balancer the file runs finds the gates and ports its
 				// own header asks for.
-				for bal, bs := range doc.Services {
+				for bal, bs := range services {
 					for _, v := range bs.Volumes {
 						src, _, _ := strings.Cut(v, ":")
 						if !strings.Contains(src, "/haproxy/") && !strings.Contains(src, "/nginx/") {

@@ -46,18 +46,8 @@ func TestComposeFiles(t *testing.T) {
 	stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Services map[string]composeService `yaml:"services"`
-			}
-			if err := yaml.Unmarshal(b, &doc); err != nil {
-				t.Fatalf("parse: %v", err)
-			}
 			dir := filepath.Dir(f)
-			svcs := doc.Services
+			svcs := composeServices(t, f)
 			for _, m := range []string{"ap1a", "ap1b", "ap2a", "ap2b"} {
 				if _, ok := svcs[m]; !ok {
 					t.Errorf("no service %s: the reference layout has members ap1a, ap1b, ap2a, ap2b", m)
@@ -231,4 +221,20 @@ var nginxMainConf = regexp.MustCompile(`(?m)^events\s*\{`)
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
+}
+
+// composeServices parses a compose file's services.
+func composeServices(t *testing.T, path string) map[string]composeService {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]composeService `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: parse: %v", path, err)
+	}
+	return doc.Services
 }

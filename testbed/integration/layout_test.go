@@ -34,14 +34,8 @@ var referenceMembers = []struct {
 	{"ap2a", 3, "primary"}, {"ap2b", 4, "backup"},
 }
 
-// startLayout starts the four members and their agents with agentFlags.
-func startLayout(t *testing.T, agentFlags ...string) *layout {
-	t.Helper()
-	return startLayoutFlags(t, func(*itest.Member) []string { return agentFlags })
-}
-
-// startLayoutFlags is startLayout with flags per member (gates listen on
-// the member's own address).
+// startLayoutFlags starts the four members and their agents with flags per
+// member (gates listen on the member's own address).
 func startLayoutFlags(t *testing.T, agentFlags func(m *itest.Member) []string) *layout {
 	t.Helper()
 	l := &layout{net: itest.NewLoopback(t), members: map[string]*itest.Member{}, agents: map[string]*itest.Agent{}}
