@@ -6,13 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 )
 
-func serve(t *testing.T, path string, perm os.FileMode, h Handler) {
+func serve(t *testing.T, path string, perm os.FileMode, h Controls) {
 	t.Helper()
 	ln, err := Listen(path, perm)
 	if err != nil {
@@ -31,7 +32,8 @@ func serve(t *testing.T, path string, perm os.FileMode, h Handler) {
 
 func TestCommandsAndPermissions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "admin.sock")
-	serve(t, path, 0o660, func(cmd string) string { return "ok " + cmd })
+	ctl := &fakeControls{}
+	serve(t, path, 0o660, ctl)
 	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +43,20 @@ func TestCommandsAndPermissions(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if got, err := Send(ctx, path, "poke"); err != nil || got != "ok poke" {
-		t.Fatalf("poke: %q %v", got, err)
+	if got, err := Send(ctx, path, Poke); err != nil || got != "ok: probe round started" || ctl.pokes != 1 {
+		t.Fatalf("poke: %q %v (%d pokes)", got, err, ctl.pokes)
+	}
+	if got, _ := Send(ctx, path, "  MAINTENANCE   On "); got != "ok: maintenance on" || !ctl.maint {
+		t.Fatalf("maintenance on: %q", got)
+	}
+	if got, _ := Send(ctx, path, Status); got != "ok: role primary mirror - routable false maintenance true: maintenance" {
+		t.Fatalf("status: %q", got)
+	}
+	if got, _ := Send(ctx, path, "reboot"); !strings.HasPrefix(got, "error: unknown command") {
+		t.Fatalf("unknown: %q", got)
 	}
 	// A line over the limit gets an error, not a hang.
-	got, err := Send(ctx, path, strings.Repeat("x", 1000))
+	got, err := Send(ctx, path, Command(strings.Repeat("x", 1000)))
 	if err != nil || !strings.HasPrefix(got, "error") {
 		t.Errorf("long line: %q %v", got, err)
 	}
@@ -77,7 +88,7 @@ func TestListenRefusesWhatIsNotAStaleSocket(t *testing.T) {
 		t.Error("a regular file was replaced")
 	}
 	live := filepath.Join(dir, "live.sock")
-	serve(t, live, 0o600, func(string) string { return "ok" })
+	serve(t, live, 0o600, &fakeControls{})
 	if _, err := Listen(live, 0o600); err == nil || !strings.Contains(err.Error(), "another agent") {
 		t.Errorf("live socket: %v", err)
 	}
@@ -94,4 +105,23 @@ func TestListenRefusesWhatIsNotAStaleSocket(t *testing.T) {
 		t.Fatalf("stale socket: %v", err)
 	}
 	ln2.Close()
+}
+
+// fakeControls records what the socket asked for.
+type fakeControls struct {
+	mu    sync.Mutex
+	pokes int
+	maint bool
+}
+
+func (f *fakeControls) Poke()                        { f.mu.Lock(); f.pokes++; f.mu.Unlock() }
+func (f *fakeControls) SetSocketMaintenance(on bool) { f.mu.Lock(); f.maint = on; f.mu.Unlock() }
+func (f *fakeControls) State() State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := State{Role: "primary", Routable: !f.maint, Maintenance: f.maint, Reason: "primary"}
+	if f.maint {
+		st.MaintenanceSource, st.Reason = "admin socket", "maintenance"
+	}
+	return st
 }

@@ -14,7 +14,7 @@ type ProbeSpec struct {
 }
 
 // Machine turns probe results into a role. It is not safe for concurrent
-// use: one goroutine (the poll loop) owns it and publishes its snapshots.
+// use: its owner (the monitor) serialises calls and publishes its snapshots.
 type Machine struct {
 	cfg    Config
 	specs  []ProbeSpec
@@ -23,11 +23,11 @@ type Machine struct {
 	role   Role
 	reason string
 	since  time.Time
+	flap   damper
 
-	errStreak  int // consecutive role-source errors
-	goodStreak int // consecutive authoritative role-source answers
+	started    time.Time // start of the newest round observed
 	lastResult time.Time
-	stale      bool
+	expires    time.Time
 	draining   bool
 	seq        uint64
 
@@ -38,23 +38,20 @@ type Machine struct {
 	snap *Snapshot
 }
 
-// New starts a machine in role Unknown at time now.
+// New starts a machine in role Unknown at time now. Its first snapshot
+// is fresh for one lease (live passes while the first round runs) and
+// routable for nobody.
 func New(cfg Config, specs []ProbeSpec, now time.Time) *Machine {
-	if cfg.Rise < 1 {
-		cfg.Rise = 1
-	}
-	if cfg.Fall < 1 {
-		cfg.Fall = 1
-	}
 	m := &Machine{
-		cfg:        cfg,
-		specs:      append([]ProbeSpec(nil), specs...),
-		last:       make([]ProbeState, len(specs)),
-		seen:       make([]bool, len(specs)),
-		role:       Unknown,
-		reason:     "starting: no probe result yet",
-		since:      now,
-		lastResult: now,
+		cfg:     cfg,
+		specs:   append([]ProbeSpec(nil), specs...),
+		last:    make([]ProbeState, len(specs)),
+		seen:    make([]bool, len(specs)),
+		role:    Unknown,
+		reason:  "starting: no probe result yet",
+		since:   now,
+		flap:    newDamper(cfg.Rise, cfg.Fall),
+		expires: now.Add(cfg.Lease),
 	}
 	for i, s := range specs {
 		m.last[i] = ProbeState{Name: s.Name, Target: s.Target, Outcome: probe.Error, Reason: "not probed yet"}
@@ -66,8 +63,15 @@ func New(cfg Config, specs []ProbeSpec, now time.Time) *Machine {
 // Snapshot returns the current immutable snapshot.
 func (m *Machine) Snapshot() *Snapshot { return m.snap }
 
-// Observe feeds one poll round (one result per probe that ran) taken at now.
-func (m *Machine) Observe(now time.Time, results ...probe.Result) *Snapshot {
+// Observe feeds one finished probe round (one result per probe that ran),
+// which started at started and is observed at now. Rounds may overlap: a
+// round that started before one already observed is superseded, changes
+// nothing and returns false. Otherwise the new snapshot's lease runs from
+// started.
+func (m *Machine) Observe(started, now time.Time, results ...probe.Result) (*Snapshot, bool) {
+	if started.Before(m.started) {
+		return m.snap, false
+	}
 	var role *probe.Result
 	for i := range results {
 		r := &results[i]
@@ -87,22 +91,11 @@ func (m *Machine) Observe(now time.Time, results ...probe.Result) *Snapshot {
 			m.qlist = r.QList
 		}
 	}
-	m.lastResult = now
-	m.stale = false
+	m.started, m.lastResult = started, now
+	m.expires = started.Add(m.cfg.Lease)
 	if role != nil {
 		m.applyRoleSource(now, role)
 	}
-	return m.publish(now)
-}
-
-// Tick re-evaluates staleness at now. It returns the new snapshot and true
-// when something changed, so the caller publishes only on change.
-func (m *Machine) Tick(now time.Time) (*Snapshot, bool) {
-	if m.cfg.StaleAfter <= 0 || m.stale || now.Sub(m.lastResult) <= m.cfg.StaleAfter {
-		return m.snap, false
-	}
-	m.stale = true
-	m.setRole(now, Unknown, fmt.Sprintf("probe stale: no result for %s", now.Sub(m.lastResult).Round(time.Millisecond)))
 	return m.publish(now), true
 }
 
@@ -113,7 +106,8 @@ func (m *Machine) Drain(now time.Time) *Snapshot {
 }
 
 // SetMaintenance takes the member out (on) or puts it back, with the
-// source (such as "drain file /etc/...") shown in /status.
+// source (such as "drain file /etc/...") shown in /status. The lease is
+// the last round's: an operator's switch is not news from IRIS.
 func (m *Machine) SetMaintenance(now time.Time, on bool, source string) *Snapshot {
 	m.maintenance, m.maintSource = on, source
 	if !on {
@@ -142,22 +136,18 @@ func (m *Machine) applyRoleSource(now time.Time, r *probe.Result) {
 	case probe.NotPrimary:
 		next = Standby
 	default:
-		m.goodStreak = 0
-		m.errStreak++
-		if m.errStreak >= m.cfg.Fall {
-			m.setRole(now, Down, fmt.Sprintf("%s (%d in a row)", r.Reason, m.errStreak))
+		if m.flap.failed() {
+			m.setRole(now, Down, fmt.Sprintf("%s (%d in a row)", r.Reason, m.flap.bad))
 			return
 		}
-		m.reason = fmt.Sprintf("%s (%d/%d errors before down)", r.Reason, m.errStreak, m.cfg.Fall)
+		m.reason = fmt.Sprintf("%s (%d/%d errors before down)", r.Reason, m.flap.bad, m.flap.fall)
 		if m.role == Unknown {
 			m.reason = "starting: " + m.reason
 		}
 		return
 	}
-	m.errStreak = 0
-	m.goodStreak++
-	if m.role == Down && m.goodStreak < m.cfg.Rise {
-		m.reason = fmt.Sprintf("recovering: %s (%d/%d good before up)", r.Reason, m.goodStreak, m.cfg.Rise)
+	if !m.flap.passed() && m.role == Down {
+		m.reason = fmt.Sprintf("recovering: %s (%d/%d good before up)", r.Reason, m.flap.good, m.flap.rise)
 		return
 	}
 	m.setRole(now, next, r.Reason)
@@ -180,8 +170,9 @@ func (m *Machine) publish(now time.Time) *Snapshot {
 		Reason:     m.reason,
 		Since:      m.since,
 		At:         now,
+		Started:    m.started,
+		Expires:    m.expires,
 		LastResult: m.lastResult,
-		Fresh:      !m.stale,
 		Draining:   m.draining,
 		Probes:     append([]ProbeState(nil), m.last...),
 
@@ -205,8 +196,8 @@ func (m *Machine) publish(now time.Time) *Snapshot {
 		}
 	}
 	m.crossCheck(s)
-	s.Routable = !s.Draining && !s.Maintenance && s.Fresh && s.Role == Primary && probesOK && s.Conflict == ""
-	s.Healthy = !s.Draining && s.Fresh && (s.Role == Primary || s.Role == Standby) && serverOK
+	s.Routable = !s.Draining && !s.Maintenance && s.Role == Primary && probesOK && s.Conflict == ""
+	s.Healthy = !s.Draining && (s.Role == Primary || s.Role == Standby) && serverOK
 	// A member whose last probe failed keeps its role (Fall damps it) but
 	// is not routable; say which probe is at fault.
 	if (s.Role == Primary || s.Role == Standby) && firstBad != nil && firstBad.Name != probe.MirrorStatusName {
@@ -221,6 +212,7 @@ func (m *Machine) publish(now time.Time) *Snapshot {
 	if s.Draining {
 		s.Reason = "shutting down"
 	}
+	s.decide()
 	m.snap = s
 	return s
 }
@@ -234,25 +226,15 @@ func (m *Machine) crossCheck(s *Snapshot) {
 	if qi < 0 || !m.seen[qi] || m.qlist == nil {
 		return
 	}
-	s.Instance = m.qlist
-	s.Mirror = MirrorOf(m.qlist)
+	s.QList = m.qlist
+	s.MirrorRole = m.qlist.MirrorRole()
 	if !s.Probes[qi].Healthy {
 		return // qlist's own failure already makes the member unroutable
 	}
 	switch {
-	case s.Role == Primary && s.Mirror != MirrorPrimary:
-		s.Conflict = "mirror_status says primary, qlist says " + mirrorText(m.qlist)
-	case s.Role == Standby && s.Mirror == MirrorPrimary:
-		s.Conflict = "mirror_status says not primary, qlist says " + mirrorText(m.qlist)
+	case s.Role == Primary && s.MirrorRole != probe.MirrorPrimary:
+		s.Conflict = "mirror_status says primary, qlist says " + m.qlist.MirrorText()
+	case s.Role == Standby && s.MirrorRole == probe.MirrorPrimary:
+		s.Conflict = "mirror_status says not primary, qlist says " + m.qlist.MirrorText()
 	}
-}
-
-func mirrorText(q *probe.QList) string {
-	switch {
-	case q.MemberType == "":
-		return "not a mirror member"
-	case q.MirrorStatus == "":
-		return q.MemberType + " member without a mirror status"
-	}
-	return q.MemberType + " " + q.MirrorStatus
 }

@@ -34,9 +34,18 @@ func ss(up bool) probe.Result {
 	return probe.Result{Probe: probe.SuperServerName, Outcome: probe.Error, Reason: "superserver connection refused"}
 }
 
+// observe feeds a round that started and finished at now.
+func observe(m *Machine, now time.Time, results ...probe.Result) *Snapshot {
+	s, _ := m.Observe(now, now, results...)
+	return s
+}
+
+// ask answers q at the time the snapshot was made.
+func ask(s *Snapshot, q Question) Verdict { return s.Verdict(q, s.At) }
+
 func newMachine(rise, fall int) (*Machine, *clock) {
 	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	return New(Config{Rise: rise, Fall: fall, StaleAfter: 3 * time.Second}, specs, c.now()), c
+	return New(Config{Rise: rise, Fall: fall, Lease: 3 * time.Second}, specs, c.now()), c
 }
 
 func TestStartsUnknownAndFailsClosed(t *testing.T) {
@@ -45,9 +54,9 @@ func TestStartsUnknownAndFailsClosed(t *testing.T) {
 	if s.Role != Unknown || s.Routable || s.Healthy {
 		t.Fatalf("fresh machine: %+v", s)
 	}
-	for _, c := range Checks() {
-		v := s.Evaluate(c)
-		if c == CheckLive {
+	for _, c := range Questions() {
+		v := ask(s, c)
+		if c == AskLive {
 			if !v.OK {
 				t.Errorf("live must pass while the first round runs: %+v", v)
 			}
@@ -61,18 +70,18 @@ func TestStartsUnknownAndFailsClosed(t *testing.T) {
 
 func TestAuthoritativeAnswersActAtOnce(t *testing.T) {
 	m, c := newMachine(2, 3)
-	s := m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
-	if s.Role != Primary || !s.Routable || !s.Evaluate(CheckPrimary).OK {
+	s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
+	if s.Role != Primary || !s.Routable || !ask(s, AskPrimary).OK {
 		t.Fatalf("first SUCCESS: %+v", s)
 	}
-	s = m.Observe(c.advance(time.Second), ms(probe.NotPrimary), ss(true))
-	if s.Role != Standby || s.Routable || !s.Evaluate(CheckStandby).OK || s.Evaluate(CheckPrimary).OK {
+	s = observe(m, c.advance(time.Second), ms(probe.NotPrimary), ss(true))
+	if s.Role != Standby || s.Routable || !ask(s, AskStandby).OK || ask(s, AskPrimary).OK {
 		t.Fatalf("503 must demote at once: %+v", s)
 	}
 	if !s.Since.Equal(c.now()) {
 		t.Errorf("since %v, want %v", s.Since, c.now())
 	}
-	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
+	s = observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
 	if s.Role != Primary || !s.Routable {
 		t.Fatalf("SUCCESS must promote at once: %+v", s)
 	}
@@ -80,32 +89,32 @@ func TestAuthoritativeAnswersActAtOnce(t *testing.T) {
 
 func TestErrorsNeedFallToGoDownButPrimaryStopsRoutingAtOnce(t *testing.T) {
 	m, c := newMachine(2, 3)
-	m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
+	observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
 	for i := 1; i <= 2; i++ {
-		s := m.Observe(c.advance(time.Second), ms(probe.Error), ss(true))
+		s := observe(m, c.advance(time.Second), ms(probe.Error), ss(true))
 		if s.Role != Primary {
 			t.Fatalf("error %d: role %s, want primary until fall", i, s.Role)
 		}
-		if s.Routable || s.Evaluate(CheckPrimary).OK {
+		if s.Routable || ask(s, AskPrimary).OK {
 			t.Fatalf("error %d: an unconfirmed primary must not be routable", i)
 		}
 		if !strings.Contains(s.Reason, "timeout") {
 			t.Errorf("reason %q", s.Reason)
 		}
 	}
-	s := m.Observe(c.advance(time.Second), ms(probe.Error), ss(true))
-	if s.Role != Down || s.Healthy || s.Evaluate(CheckHealth).OK {
+	s := observe(m, c.advance(time.Second), ms(probe.Error), ss(true))
+	if s.Role != Down || s.Healthy || ask(s, AskHealth).OK {
 		t.Fatalf("after fall errors: %+v", s)
 	}
 }
 
 func TestRiseToLeaveDown(t *testing.T) {
 	m, c := newMachine(2, 1)
-	m.Observe(c.advance(time.Second), ms(probe.Error), ss(false))
+	observe(m, c.advance(time.Second), ms(probe.Error), ss(false))
 	if m.Snapshot().Role != Down {
 		t.Fatalf("fall 1: %s", m.Snapshot().Role)
 	}
-	s := m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
+	s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
 	if s.Role != Down || s.Routable {
 		t.Fatalf("one good answer must not leave down with rise 2: %+v", s)
 	}
@@ -113,12 +122,12 @@ func TestRiseToLeaveDown(t *testing.T) {
 		t.Errorf("reason should show rise progress: %q", s.Reason)
 	}
 	// An error resets the rise count.
-	m.Observe(c.advance(time.Second), ms(probe.Error), ss(true))
-	m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
+	observe(m, c.advance(time.Second), ms(probe.Error), ss(true))
+	observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
 	if m.Snapshot().Role != Down {
 		t.Fatal("rise count survived an error")
 	}
-	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
+	s = observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
 	if s.Role != Primary || !s.Routable {
 		t.Fatalf("after rise good answers: %+v", s)
 	}
@@ -126,10 +135,10 @@ func TestRiseToLeaveDown(t *testing.T) {
 
 func TestErrorsInterleavedWithAnswersNeverReachFall(t *testing.T) {
 	m, c := newMachine(2, 2)
-	m.Observe(c.advance(time.Second), ms(probe.NotPrimary), ss(true))
+	observe(m, c.advance(time.Second), ms(probe.NotPrimary), ss(true))
 	for range 10 {
-		m.Observe(c.advance(time.Second), ms(probe.Error), ss(true))
-		s := m.Observe(c.advance(time.Second), ms(probe.NotPrimary), ss(true))
+		observe(m, c.advance(time.Second), ms(probe.Error), ss(true))
+		s := observe(m, c.advance(time.Second), ms(probe.NotPrimary), ss(true))
 		if s.Role != Standby {
 			t.Fatalf("flapping probe took a standby down: %+v", s)
 		}
@@ -138,65 +147,125 @@ func TestErrorsInterleavedWithAnswersNeverReachFall(t *testing.T) {
 
 func TestSuperServerRefusedMeansNotRoutable(t *testing.T) {
 	m, c := newMachine(2, 3)
-	s := m.Observe(c.advance(time.Second), ms(probe.Primary), ss(false))
+	s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(false))
 	if s.Role != Primary {
 		t.Fatalf("role %s", s.Role)
 	}
-	if s.Routable || s.Evaluate(CheckPrimary).OK || s.Healthy {
+	if s.Routable || ask(s, AskPrimary).OK || s.Healthy {
 		t.Fatalf("SuperServer refused but routable: %+v", s)
 	}
-	if v := s.Evaluate(CheckPrimary); !strings.Contains(v.Reason, "superserver") {
+	if v := ask(s, AskPrimary); !strings.Contains(v.Reason, "superserver") {
 		t.Errorf("reason should name the SuperServer: %q", v.Reason)
 	}
-	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
+	s = observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
 	if !s.Routable {
 		t.Fatalf("SuperServer back: %+v", s)
 	}
 }
 
-func TestStaleResultsMakeRoleUnknown(t *testing.T) {
+func TestLeaseRunsFromTheRoundStart(t *testing.T) {
+	m, c := newMachine(2, 3) // lease 3s
+	started := c.advance(time.Second)
+	s, _ := m.Observe(started, c.advance(500*time.Millisecond), ms(probe.Primary), ss(true))
+	if !s.Expires.Equal(started.Add(3 * time.Second)) {
+		t.Fatalf("expires %v, want the round start + lease", s.Expires)
+	}
+	if v := s.Verdict(AskPrimary, started.Add(3*time.Second-time.Nanosecond)); !v.OK {
+		t.Fatalf("inside the lease: %+v", v)
+	}
+	for _, q := range Questions() {
+		v := s.Verdict(q, started.Add(3*time.Second))
+		if v.OK || !v.Stale || !strings.HasPrefix(v.Reason, "stale: no probe result for 2.5s") {
+			t.Errorf("%s at the lease's end: %+v", q, v)
+		}
+	}
+	// A snapshot never read again still fails: nothing needs to publish.
+	if v := s.Verdict(AskLive, started.Add(time.Hour)); v.OK {
+		t.Fatal("live passed an hour after the lease")
+	}
+}
+
+func TestStartIsLiveForOneLeaseAndRoutableForNobody(t *testing.T) {
 	m, c := newMachine(2, 3)
-	m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
-	if _, changed := m.Tick(c.advance(3 * time.Second)); changed {
-		t.Fatal("stale at exactly the limit")
+	s := m.Snapshot()
+	if v := s.Verdict(AskLive, c.now().Add(3*time.Second-time.Nanosecond)); !v.OK {
+		t.Errorf("live during the first lease: %+v", v)
 	}
-	s, changed := m.Tick(c.advance(time.Millisecond))
-	if !changed || s.Role != Unknown || s.Routable || s.Fresh || s.Evaluate(CheckLive).OK {
-		t.Fatalf("stale: changed=%v %+v", changed, s)
+	v := s.Verdict(AskLive, c.now().Add(3*time.Second))
+	if v.OK || !strings.Contains(v.Reason, "no probe result since start") {
+		t.Errorf("live after the first lease with no round: %+v", v)
 	}
-	if _, changed := m.Tick(c.advance(time.Second)); changed {
-		t.Fatal("a second stale tick republished")
+}
+
+func TestOverlappingRoundsNewestStartWins(t *testing.T) {
+	m, c := newMachine(2, 3)
+	t0 := c.now()
+	// Round A started at t0 hangs; round B started 200ms later answers first.
+	b, ok := m.Observe(t0.Add(200*time.Millisecond), t0.Add(220*time.Millisecond), ms(probe.Primary), ss(true))
+	if !ok || !b.Routable {
+		t.Fatalf("round B: %+v", b)
 	}
-	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
-	if s.Role != Primary || !s.Routable || !s.Fresh {
-		t.Fatalf("fresh again: %+v", s)
+	// A's timeout arrives late: it says nothing newer than B.
+	a, ok := m.Observe(t0, t0.Add(800*time.Millisecond), ms(probe.Error), ss(true))
+	if ok || a != b {
+		t.Fatalf("a superseded round changed the snapshot: %+v", a)
+	}
+	// A newer round's answer acts as usual.
+	s, ok := m.Observe(t0.Add(400*time.Millisecond), t0.Add(900*time.Millisecond), ms(probe.NotPrimary), ss(true))
+	if !ok || s.Role != Standby || !s.Expires.Equal(t0.Add(400*time.Millisecond+3*time.Second)) {
+		t.Fatalf("round C: ok=%v %+v", ok, s)
+	}
+}
+
+func TestMaintenanceAndDrainDoNotRenewTheLease(t *testing.T) {
+	m, c := newMachine(2, 3)
+	s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
+	exp := s.Expires
+	if s2 := m.SetMaintenance(c.advance(2*time.Second), true, "admin socket"); !s2.Expires.Equal(exp) {
+		t.Errorf("maintenance moved the lease: %v, want %v", s2.Expires, exp)
+	}
+	if s3 := m.Drain(c.advance(2 * time.Second)); !s3.Expires.Equal(exp) {
+		t.Errorf("drain moved the lease: %v, want %v", s3.Expires, exp)
+	}
+	// Past the lease, shutting down keeps its own reason.
+	if v := m.Snapshot().Verdict(AskPrimary, c.advance(time.Hour)); v.Reason != "shutting down" {
+		t.Errorf("draining past the lease: %+v", v)
+	}
+}
+
+func TestVerdictDoesNotAllocate(t *testing.T) {
+	m, c := newMachine(2, 3)
+	s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
+	now := c.now()
+	if n := testing.AllocsPerRun(100, func() { _ = s.Verdict(AskPrimary, now) }); n != 0 {
+		t.Errorf("Verdict allocates %v times", n)
 	}
 }
 
 func TestStartupStaysUnknownUntilFall(t *testing.T) {
 	m, c := newMachine(2, 3)
-	s := m.Observe(c.advance(time.Second), ms(probe.Error), ss(false))
+	s := observe(m, c.advance(time.Second), ms(probe.Error), ss(false))
 	if s.Role != Unknown || !strings.HasPrefix(s.Reason, "starting") {
 		t.Fatalf("first error at start: %+v", s)
 	}
-	m.Observe(c.advance(time.Second), ms(probe.Error), ss(false))
-	s = m.Observe(c.advance(time.Second), ms(probe.Error), ss(false))
+	observe(m, c.advance(time.Second), ms(probe.Error), ss(false))
+	s = observe(m, c.advance(time.Second), ms(probe.Error), ss(false))
 	if s.Role != Down {
 		t.Fatalf("after fall errors at start: %+v", s)
 	}
 }
 
-func TestDrainFailsEveryCheck(t *testing.T) {
+func TestDrainFailsEveryQuestion(t *testing.T) {
 	m, c := newMachine(2, 3)
-	m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
+	observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
 	s := m.Drain(c.advance(time.Millisecond))
-	for _, ck := range Checks() {
-		if v := s.Evaluate(ck); v.OK || v.Reason != "shutting down" {
+	for _, ck := range Questions() {
+		if v := ask(s, ck); v.OK || v.Reason != "shutting down" {
 			t.Errorf("%s while draining: %+v", ck, v)
 		}
 	}
 	// Results after the drain keep it draining.
-	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
+	s = observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
 	if s.Routable || !s.Draining {
 		t.Fatalf("drain undone by a result: %+v", s)
 	}
@@ -204,8 +273,8 @@ func TestDrainFailsEveryCheck(t *testing.T) {
 
 func TestSnapshotsAreImmutable(t *testing.T) {
 	m, c := newMachine(2, 3)
-	a := m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true))
-	b := m.Observe(c.advance(time.Second), ms(probe.NotPrimary), ss(false))
+	a := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
+	b := observe(m, c.advance(time.Second), ms(probe.NotPrimary), ss(false))
 	if a == b || a.Role != Primary || a.Probes[1].Outcome != probe.Up || a.Seq >= b.Seq {
 		t.Fatalf("an older snapshot changed: %+v", a)
 	}
@@ -213,21 +282,21 @@ func TestSnapshotsAreImmutable(t *testing.T) {
 
 func TestUnknownProbeResultsAreIgnored(t *testing.T) {
 	m, c := newMachine(2, 3)
-	s := m.Observe(c.advance(time.Second), probe.Result{Probe: "nope", Outcome: probe.Primary}, ms(probe.Primary), ss(true))
+	s := observe(m, c.advance(time.Second), probe.Result{Probe: "nope", Outcome: probe.Primary}, ms(probe.Primary), ss(true))
 	if !s.Routable || len(s.Probes) != 2 {
 		t.Fatalf("%+v", s)
 	}
 }
 
-func TestParseCheck(t *testing.T) {
-	for _, c := range Checks() {
-		got, ok := ParseCheck(c.String())
+func TestParseQuestion(t *testing.T) {
+	for _, c := range Questions() {
+		got, ok := ParseQuestion(c.String())
 		if !ok || got != c {
 			t.Errorf("%s: round trip gave %v %v", c, got, ok)
 		}
 	}
-	if _, ok := ParseCheck("PRIMARY"); ok {
-		t.Error("ParseCheck is exact; callers lower-case")
+	if _, ok := ParseQuestion("PRIMARY"); ok {
+		t.Error("ParseQuestion is exact; callers lower-case")
 	}
 }
 
@@ -236,7 +305,7 @@ var qlistSpecs = append(append([]ProbeSpec(nil), specs...), ProbeSpec{Name: prob
 
 func newQListMachine() (*Machine, *clock) {
 	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	return New(Config{Rise: 1, Fall: 3, StaleAfter: 3 * time.Second}, qlistSpecs, c.now()), c
+	return New(Config{Rise: 1, Fall: 3, Lease: 3 * time.Second}, qlistSpecs, c.now()), c
 }
 
 // ql builds a qlist result from its member type, mirror status, status and
@@ -251,8 +320,8 @@ const running = "running, since Tue Nov 25 09:12:44 2026"
 
 func passing(s *Snapshot) []string {
 	var out []string
-	for _, c := range Checks() {
-		if s.Evaluate(c).OK {
+	for _, c := range Questions() {
+		if ask(s, c).OK {
 			out = append(out, c.String())
 		}
 	}
@@ -264,33 +333,33 @@ func TestQListRoles(t *testing.T) {
 		name   string
 		ms     probe.Outcome
 		q      probe.Result
-		mirror Mirror
-		pass   string // checks that pass, in Checks() order
+		mirror probe.MirrorRole
+		pass   string // checks that pass, in Questions() order
 	}{
-		{"primary", probe.Primary, ql("Failover", "Primary", running, "ok"), MirrorPrimary, "primary health live"},
-		{"primary in warn", probe.Primary, ql("Failover", "Primary", running, "warn"), MirrorPrimary, "primary health live"},
-		{"backup", probe.NotPrimary, ql("Failover", "Backup", running, "ok"), MirrorBackup, "standby health live backup"},
-		{"dr async", probe.NotPrimary, ql("Disaster Recovery", "Connected", running, "ok"), MirrorAsync, "standby health live async"},
-		{"reporting async", probe.NotPrimary, ql("Read-Only Reporting", "Synchronizing", running, "ok"), MirrorAsync, "standby health live async"},
-		{"connected, old version without member type", probe.NotPrimary, ql("", "Connected", running, "ok"), MirrorAsync, "standby health live async"},
-		{"failover synchronizing", probe.NotPrimary, ql("Failover", "Synchronizing", running, "ok"), MirrorInactive, "standby health live"},
-		{"transition", probe.NotPrimary, ql("Failover", "Transition", running, "ok"), MirrorTransition, "health live"},
-		{"transition, sign-on inhibited", probe.NotPrimary, ql("Failover", "Transition", "sign-on inhibited:primary transition", "warn"), MirrorTransition, "live"},
-		{"hung", probe.NotPrimary, ql("Failover", "Backup", running, "hung"), MirrorBackup, "live"},
-		{"not mirrored", probe.NotPrimary, ql("", "", running, "ok"), MirrorNone, "health live"},
+		{"primary", probe.Primary, ql("Failover", "Primary", running, "ok"), probe.MirrorPrimary, "primary health live"},
+		{"primary in warn", probe.Primary, ql("Failover", "Primary", running, "warn"), probe.MirrorPrimary, "primary health live"},
+		{"backup", probe.NotPrimary, ql("Failover", "Backup", running, "ok"), probe.MirrorBackup, "standby health live backup"},
+		{"dr async", probe.NotPrimary, ql("Disaster Recovery", "Connected", running, "ok"), probe.MirrorAsync, "standby health live async"},
+		{"reporting async", probe.NotPrimary, ql("Read-Only Reporting", "Synchronizing", running, "ok"), probe.MirrorAsync, "standby health live async"},
+		{"connected, old version without member type", probe.NotPrimary, ql("", "Connected", running, "ok"), probe.MirrorAsync, "standby health live async"},
+		{"failover synchronizing", probe.NotPrimary, ql("Failover", "Synchronizing", running, "ok"), probe.MirrorInactive, "standby health live"},
+		{"transition", probe.NotPrimary, ql("Failover", "Transition", running, "ok"), probe.MirrorTransition, "health live"},
+		{"transition, sign-on inhibited", probe.NotPrimary, ql("Failover", "Transition", "sign-on inhibited:primary transition", "warn"), probe.MirrorTransition, "live"},
+		{"hung", probe.NotPrimary, ql("Failover", "Backup", running, "hung"), probe.MirrorBackup, "live"},
+		{"not mirrored", probe.NotPrimary, ql("", "", running, "ok"), probe.MirrorNone, "health live"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, c := newQListMachine()
-			s := m.Observe(c.advance(time.Second), ms(tc.ms), ss(true), tc.q)
-			if s.Mirror != tc.mirror {
-				t.Errorf("mirror %q, want %q", s.Mirror, tc.mirror)
+			s := observe(m, c.advance(time.Second), ms(tc.ms), ss(true), tc.q)
+			if s.MirrorRole != tc.mirror {
+				t.Errorf("mirror %q, want %q", s.MirrorRole, tc.mirror)
 			}
 			if got := strings.Join(passing(s), " "); got != tc.pass {
 				t.Errorf("passing %q, want %q (reason %q)", got, tc.pass, s.Reason)
 			}
-			if s.Instance == nil || s.Instance.MirrorStatus != tc.q.QList.MirrorStatus {
-				t.Errorf("instance not in the snapshot: %+v", s.Instance)
+			if s.QList == nil || s.QList.MirrorStatus != tc.q.QList.MirrorStatus {
+				t.Errorf("instance not in the snapshot: %+v", s.QList)
 			}
 			if s.Conflict != "" {
 				t.Errorf("no conflict expected: %q", s.Conflict)
@@ -301,12 +370,12 @@ func TestQListRoles(t *testing.T) {
 
 func TestWithoutQListBackupAndAsyncAreUnknown(t *testing.T) {
 	m, c := newMachine(2, 3)
-	s := m.Observe(c.advance(time.Second), ms(probe.NotPrimary), ss(true))
-	if !s.Evaluate(CheckStandby).OK {
+	s := observe(m, c.advance(time.Second), ms(probe.NotPrimary), ss(true))
+	if !ask(s, AskStandby).OK {
 		t.Fatal("standby must keep its meaning without qlist")
 	}
-	for _, ck := range []Check{CheckBackup, CheckAsync} {
-		if v := s.Evaluate(ck); v.OK || !strings.Contains(v.Reason, "--qlist-instance") {
+	for _, ck := range []Question{AskBackup, AskAsync} {
+		if v := ask(s, ck); v.OK || !strings.Contains(v.Reason, "--qlist-instance") {
 			t.Errorf("%s without qlist: %+v", ck, v)
 		}
 	}
@@ -315,23 +384,23 @@ func TestWithoutQListBackupAndAsyncAreUnknown(t *testing.T) {
 func TestQListDisagreementFailsSafe(t *testing.T) {
 	m, c := newQListMachine()
 	// mirror_status says primary, qlist says backup: not routable.
-	s := m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Backup", running, "ok"))
-	if s.Role != Primary || s.Routable || s.Evaluate(CheckPrimary).OK {
+	s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Backup", running, "ok"))
+	if s.Role != Primary || s.Routable || ask(s, AskPrimary).OK {
 		t.Fatalf("disagreement routable: %+v", s)
 	}
 	if !strings.Contains(s.Conflict, "qlist says Failover Backup") || !strings.Contains(s.Reason, "disagree") {
 		t.Errorf("conflict %q reason %q", s.Conflict, s.Reason)
 	}
-	if v := s.Evaluate(CheckPrimary); !strings.Contains(v.Reason, "disagree") {
+	if v := ask(s, AskPrimary); !strings.Contains(v.Reason, "disagree") {
 		t.Errorf("primary verdict reason %q", v.Reason)
 	}
 	// mirror_status says not primary, qlist says primary: not a standby either.
-	s = m.Observe(c.advance(time.Second), ms(probe.NotPrimary), ss(true), ql("Failover", "Primary", running, "ok"))
+	s = observe(m, c.advance(time.Second), ms(probe.NotPrimary), ss(true), ql("Failover", "Primary", running, "ok"))
 	if s.Conflict == "" || len(passing(s)) != 2 { // health and live only
 		t.Fatalf("reverse disagreement: conflict %q passing %v", s.Conflict, passing(s))
 	}
 	// Both agree again: routable at once.
-	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
+	s = observe(m, c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
 	if !s.Routable || s.Conflict != "" {
 		t.Fatalf("agreement: %+v", s)
 	}
@@ -339,20 +408,20 @@ func TestQListDisagreementFailsSafe(t *testing.T) {
 
 func TestQListFailureMakesPrimaryUnroutable(t *testing.T) {
 	m, c := newQListMachine()
-	m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
+	observe(m, c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
 	hang := probe.Result{Probe: probe.QListName, Outcome: probe.Error, Reason: "qlist timeout"}
-	s := m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), hang)
-	if s.Routable || s.Reason != "qlist timeout" || s.Mirror != MirrorUnknown {
+	s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true), hang)
+	if s.Routable || s.Reason != "qlist timeout" || s.MirrorRole != probe.MirrorUnknown {
 		t.Fatalf("qlist hang: %+v", s)
 	}
 	// A qlist line that says hung, while mirror_status still answers.
-	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "hung"))
+	s = observe(m, c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "hung"))
 	if s.Routable || !strings.Contains(s.Reason, "instance hung") || s.Healthy {
 		t.Fatalf("hung: %+v", s)
 	}
 	// Before the first qlist answer the member is not routable (fail closed).
 	m2, c2 := newQListMachine()
-	s = m2.Observe(c2.advance(time.Second), ms(probe.Primary), ss(true))
+	s = observe(m2, c2.advance(time.Second), ms(probe.Primary), ss(true))
 	if s.Routable {
 		t.Fatal("routable before qlist answered")
 	}
@@ -360,14 +429,14 @@ func TestQListFailureMakesPrimaryUnroutable(t *testing.T) {
 
 func TestMaintenance(t *testing.T) {
 	m, c := newQListMachine()
-	m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
+	observe(m, c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
 	s := m.SetMaintenance(c.advance(time.Millisecond), true, "drain file /tmp/x")
 	if s.Routable || !s.Maintenance || s.Role != Primary {
 		t.Fatalf("maintenance: %+v", s)
 	}
-	for _, ck := range Checks() {
-		v := s.Evaluate(ck)
-		if ck == CheckLive {
+	for _, ck := range Questions() {
+		v := ask(s, ck)
+		if ck == AskLive {
 			if !v.OK {
 				t.Error("live must pass in maintenance: the agent works")
 			}
@@ -381,7 +450,7 @@ func TestMaintenance(t *testing.T) {
 		t.Errorf("reason %q source %q", s.Reason, s.MaintenanceSource)
 	}
 	// Results keep it in maintenance; switching off restores at once.
-	s = m.Observe(c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
+	s = observe(m, c.advance(time.Second), ms(probe.Primary), ss(true), ql("Failover", "Primary", running, "ok"))
 	if s.Routable {
 		t.Fatal("a probe round ended maintenance")
 	}
@@ -392,21 +461,21 @@ func TestMaintenance(t *testing.T) {
 	// Shutting down wins over maintenance.
 	m.SetMaintenance(c.advance(time.Millisecond), true, "admin socket")
 	s = m.Drain(c.advance(time.Millisecond))
-	if v := s.Evaluate(CheckPrimary); v.Reason != "shutting down" || v.Maintenance {
+	if v := ask(s, AskPrimary); v.Reason != "shutting down" || v.Maintenance {
 		t.Errorf("drain in maintenance: %+v", v)
 	}
 }
 
-func TestChecksNamesRoundTrip(t *testing.T) {
-	if len(Checks()) != NumChecks {
-		t.Fatalf("%d checks, NumChecks %d", len(Checks()), NumChecks)
+func TestQuestionNamesRoundTrip(t *testing.T) {
+	if len(Questions()) != NumQuestions {
+		t.Fatalf("%d checks, NumQuestions %d", len(Questions()), NumQuestions)
 	}
 	for _, name := range []string{"backup", "async"} {
-		if _, ok := ParseCheck(name); !ok {
+		if _, ok := ParseQuestion(name); !ok {
 			t.Errorf("%s is not a check", name)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { _, _ = ParseCheck("async") }); n != 0 {
-		t.Errorf("ParseCheck allocates %v times", n)
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseQuestion("async") }); n != 0 {
+		t.Errorf("ParseQuestion allocates %v times", n)
 	}
 }

@@ -22,10 +22,12 @@ type Serve struct {
 	HTTPListen         string        `env:"HTTP_LISTEN" envDefault:":9797" flag:"http-listen" help:"HTTP health endpoints listen address (empty disables)"`
 	AgentListen        string        `env:"AGENT_LISTEN" envDefault:":9798" flag:"agent-listen" help:"haproxy agent-check listen address (empty disables)"`
 	Interval           time.Duration `env:"INTERVAL" envDefault:"1s" flag:"interval" help:"time between probe rounds"`
-	Timeout            time.Duration `env:"TIMEOUT" envDefault:"800ms" flag:"timeout" help:"deadline of one probe round, retries included"`
+	Timeout            time.Duration `env:"TIMEOUT" envDefault:"800ms" flag:"timeout" help:"deadline of one probe round, retries included; rounds overlap, so a slow answer does not delay the next round"`
+	Lease              time.Duration `env:"LEASE" envDefault:"0s" flag:"lease" help:"how long an answer is believed after the start of the probe round behind it; past it every check fails (0: interval + timeout)"`
 	Rise               int           `env:"RISE" envDefault:"2" flag:"rise" help:"consecutive good answers to leave role down"`
 	Fall               int           `env:"FALL" envDefault:"3" flag:"fall" help:"consecutive probe errors before role down (/primary fails at the first)"`
-	ShutdownDelay      time.Duration `env:"SHUTDOWN_DELAY" envDefault:"2s" flag:"shutdown-delay" help:"on SIGTERM, answer 'down #shutting down' this long before closing"`
+	ShutdownDelay      time.Duration `env:"SHUTDOWN_DELAY" envDefault:"2s" flag:"shutdown-delay" help:"on SIGTERM, answer 'down ready #shutting down' (503) this long before closing; a second signal ends the wait"`
+	AgentSendWait      time.Duration `env:"AGENT_SEND_WAIT" envDefault:"100ms" flag:"agent-send-wait" help:"on the agent-check port, how long a client that sent no check word with its connection may take to send it before it is answered for primary (0: answer at once)"`
 	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info" flag:"log-level" help:"debug, info, warn or error"`
 	LogFormat          string        `env:"LOG_FORMAT" envDefault:"auto" flag:"log-format" help:"json, console, or auto (console on a terminal, else json)"`
 
@@ -131,6 +133,15 @@ func (c *Serve) Validate() error {
 	if c.Timeout > time.Minute {
 		return bad("timeout", c.Timeout, "must be at most 1m")
 	}
+	if c.Lease != 0 && c.Lease <= c.Interval {
+		return bad("lease", c.Lease, "must be longer than --interval (or 0 for interval + timeout)")
+	}
+	if c.Lease > 10*time.Minute {
+		return bad("lease", c.Lease, "must be at most 10m")
+	}
+	if c.AgentSendWait < 0 || c.AgentSendWait > 10*time.Second {
+		return bad("agent-send-wait", c.AgentSendWait, "must be between 0s and 10s")
+	}
 	if c.Rise < 1 || c.Rise > 100 {
 		return bad("rise", c.Rise, "must be between 1 and 100")
 	}
@@ -159,10 +170,14 @@ func (c *Serve) Validate() error {
 	return c.validateOps(bad)
 }
 
-// StaleAfter is how long without a finished probe round makes the role
-// unknown: three intervals, or three timeouts when a round may take longer.
-func (c *Serve) StaleAfter() time.Duration {
-	return 3 * max(c.Interval, c.Timeout)
+// AnswerLease is how long an answer is believed after the start of the
+// probe round behind it: --lease, or interval + timeout, the time by which
+// the next round has either answered or timed out.
+func (c *Serve) AnswerLease() time.Duration {
+	if c.Lease > 0 {
+		return c.Lease
+	}
+	return c.Interval + c.Timeout
 }
 
 func envName(flag string) string {

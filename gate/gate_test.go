@@ -17,9 +17,6 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/irismirror/iris-mirror-agent/checker"
-	"github.com/irismirror/iris-mirror-agent/probe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -120,7 +117,7 @@ func ctxT(t *testing.T) context.Context {
 
 func openGate(t *testing.T, g *Gate) string {
 	t.Helper()
-	g.Set(true, "primary")
+	g.Set(true, forever(), "primary")
 	a, err := g.WaitOpen(ctxT(t))
 	if err != nil {
 		t.Fatalf("gate did not open: %v", err)
@@ -130,7 +127,7 @@ func openGate(t *testing.T, g *Gate) string {
 
 func closeGate(t *testing.T, g *Gate) {
 	t.Helper()
-	g.Set(false, "role standby: test")
+	g.Set(false, forever(), "role standby: test")
 	if err := g.WaitClosed(ctxT(t)); err != nil {
 		t.Fatalf("gate did not close: %v", err)
 	}
@@ -320,7 +317,7 @@ func TestRefusedWhileClosed(t *testing.T) {
 	srv := startServer(t, echo)
 	listen := freePort(t)
 	g := startGate(t, Config{Listen: listen, Target: srv.addr()})
-	g.Set(false, "role unknown: starting")
+	g.Set(false, forever(), "role unknown: starting")
 	refusedFast(t, listen)
 
 	openGate(t, g)
@@ -363,7 +360,7 @@ func TestDemotionCutsSessions(t *testing.T) {
 		t.Fatalf("%d open sessions, want 2", n)
 	}
 	start := time.Now()
-	g.Set(false, "role standby: demoted")
+	g.Set(false, forever(), "role standby: demoted")
 	took := waitEnded(t, a, 2*time.Second)
 	waitEnded(t, b, 2*time.Second)
 	t.Logf("sessions cut %v after demotion", time.Since(start))
@@ -502,7 +499,7 @@ func TestConcurrentTogglingAndTraffic(t *testing.T) {
 					return
 				default:
 				}
-				g.Set((i+j)%2 == 0, "toggle")
+				g.Set((i+j)%2 == 0, forever(), "toggle")
 				time.Sleep(time.Millisecond)
 			}
 		}()
@@ -575,7 +572,7 @@ func TestListenRetriedWhilePortTaken(t *testing.T) {
 	}
 	listen := squatter.Addr().String()
 	g := startGate(t, Config{Listen: listen, Target: srv.addr()})
-	g.Set(true, "primary")
+	g.Set(true, forever(), "primary")
 	waitFor(t, func() bool { return g.Stats().ListenErrors > 0 }, "a failed listen")
 	st := g.Stats()
 	if st.State != "closed" || !strings.Contains(st.LastError, "address already in use") {
@@ -593,53 +590,107 @@ func TestListenRetriedWhilePortTaken(t *testing.T) {
 	}
 }
 
-var specs = []checker.ProbeSpec{{Name: probe.MirrorStatusName, Target: "http://127.0.0.1:52773/csp/mirror_status.cxw"}}
+// forever is a lease that outlives the test.
+func forever() time.Time { return time.Now().Add(time.Hour) }
 
-func TestUpdateFollowsSnapshots(t *testing.T) {
+// TestLeaseClosesTheGate: an open verdict nobody renews closes the gate by
+// itself at its lease, cuts its sessions, and no connection is admitted
+// past it.
+func TestLeaseClosesTheGate(t *testing.T) {
+	const lease = 300 * time.Millisecond
 	srv := startServer(t, echo)
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour}, specs, now)
-	primary := m.Observe(now, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"})
-	draining := m.Drain(now)
-	m2 := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour}, specs, now)
-	unknown := m2.Snapshot()
-	standby := m2.Observe(now, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"})
+	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr()})
+	until := time.Now().Add(lease)
+	g.Set(true, until, "primary")
+	a, err := g.WaitOpen(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := admitted(t, a.String())
+	if err := g.WaitClosed(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if now := time.Now(); now.Before(until) {
+		t.Fatalf("closed %v before the lease's end", until.Sub(now))
+	}
+	waitEnded(t, c, 5*time.Second)
+	refusedFast(t, a.String())
+	if st := g.Stats(); st.Cut != 1 || st.Closed != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
 
-	pg := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), Check: checker.CheckPrimary})
-	sg := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), Check: checker.CheckStandby})
-	ctx := ctxT(t)
-	steps := []struct {
-		snap             *checker.Snapshot
-		primary, standby bool
-	}{
-		{unknown, false, false},
-		{primary, true, false},
-		{standby, false, true},
-		{primary, true, false},
-		{draining, false, false},
+// TestAdmitReadsTheLease: a connection accepted after the lease ran out
+// is reset even before Run has closed the listener.
+func TestAdmitReadsTheLease(t *testing.T) {
+	srv := startServer(t, echo)
+	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr()})
+	addr := openGate(t, g)
+	ln := g.currentListener()
+	// The verdict's lease ends now; admit must refuse whatever Run does.
+	g.wish.Store(&wish{open: true, until: time.Now(), reason: "expired"})
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		waitEnded(t, c, 5*time.Second)
+		c.Close()
 	}
-	for i, s := range steps {
-		for _, x := range []struct {
-			g    *Gate
-			want bool
-		}{{pg, s.primary}, {sg, s.standby}} {
-			x.g.Update(s.snap)
-			var err error
-			if x.want {
-				_, err = x.g.WaitOpen(ctx)
-			} else {
-				err = x.g.WaitClosed(ctx)
-			}
-			if err != nil {
-				t.Fatalf("step %d (%s): %s gate should be open=%v", i, s.snap.Role, x.g.cfg.Check, x.want)
-			}
-		}
+	waitFor(t, func() bool { return g.Stats().NotOpen >= 1 || g.currentListener() != ln }, "the connection refused")
+	if st := g.Stats(); st.Sessions != 0 {
+		t.Fatalf("a session was admitted past the lease: %+v", st)
 	}
-	if r := pg.Stats().Reason; r != "shutting down" {
-		t.Fatalf("reason %q", r)
+}
+
+// TestRenewedLeaseKeepsItOpen: verdicts renewed before their lease ends
+// keep the listener and its sessions as they are.
+func TestRenewedLeaseKeepsItOpen(t *testing.T) {
+	const lease = 200 * time.Millisecond
+	srv := startServer(t, echo)
+	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr()})
+	g.Set(true, time.Now().Add(lease), "primary")
+	a, err := g.WaitOpen(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if st := sg.Stats(); st.OpensOn != "standby" {
-		t.Fatalf("opens_on %q", st.OpensOn)
+	c := admitted(t, a.String())
+	for end := time.Now().Add(5 * lease); time.Now().Before(end); time.Sleep(lease / 10) {
+		g.Set(true, time.Now().Add(lease), "primary")
+	}
+	if err := roundTrip(c, "renewed"); err != nil {
+		t.Fatalf("session cut while renewed: %v", err)
+	}
+	if st := g.Stats(); st.Opened != 1 || st.Closed != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestDrainCutsAfterAFailedRelisten is the regression test of a gate that
+// never cut: demoted (drain armed), promoted while its port was taken
+// (listen retried), the drain ended while it wanted to be open, demoted
+// again: the sessions must still be cut a drain later.
+func TestDrainCutsAfterAFailedRelisten(t *testing.T) {
+	const drain = 200 * time.Millisecond
+	srv := startServer(t, echo)
+	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), Drain: drain})
+	addr := openGate(t, g)
+	c := admitted(t, addr)
+	closeGate(t, g)
+	squatter, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	g.Set(true, forever(), "primary again")
+	waitFor(t, func() bool { return g.Stats().ListenErrors > 0 }, "a failed listen")
+	time.Sleep(2 * drain) // the first drain ends while the gate wants to be open
+	if err := roundTrip(c, "primary again"); err != nil {
+		t.Fatalf("a session of a member that is primary again was cut: %v", err)
+	}
+	start := time.Now()
+	g.Set(false, time.Time{}, "role standby: demoted again")
+	took := waitEnded(t, c, drain+5*time.Second)
+	t.Logf("cut %v after the second demotion (drain %v)", time.Since(start), drain)
+	if took < drain-20*time.Millisecond {
+		t.Fatalf("cut after %v, before the drain %v", took, drain)
 	}
 }
 

@@ -18,6 +18,7 @@ type Stats struct {
 	DialFailures  uint64 `json:"target_dial_failures"`
 	Cut           uint64 `json:"sessions_cut"`
 	OverLimit     uint64 `json:"sessions_refused_over_limit"`
+	NotOpen       uint64 `json:"sessions_refused_not_open"` // accepted as the gate closed, or past the lease: reset
 	Opened        uint64 `json:"listener_opened"`
 	Closed        uint64 `json:"listener_closed"`
 	ListenErrors  uint64 `json:"listen_errors"`
@@ -31,13 +32,13 @@ func (g *Gate) Stats() Stats {
 		st.State, st.Address = "open", g.ln.Addr().String()
 	}
 	g.mu.Unlock()
-	st.Listen, st.Target, st.OpensOn = g.cfg.Listen, g.cfg.Target, g.cfg.Check.String()
-	st.Reason = *g.reason.Load()
+	st.Listen, st.Target, st.OpensOn = g.cfg.Listen, g.cfg.Target, g.cfg.OpensOn
+	st.Reason = g.wish.Load().reason
 	st.DrainMS = g.cfg.Drain.Milliseconds()
 	st.MaxSessions = g.cfg.MaxSessions
 	st.Sessions = g.sessionsTotal.Load()
 	st.BytesToTarget, st.BytesToClient = g.bytesToTarget.Load(), g.bytesToClient.Load()
-	st.DialFailures, st.Cut, st.OverLimit = g.dialFailures.Load(), g.cut.Load(), g.overLimit.Load()
+	st.DialFailures, st.Cut, st.OverLimit, st.NotOpen = g.dialFailures.Load(), g.cut.Load(), g.overLimit.Load(), g.notOpen.Load()
 	st.Opened, st.Closed, st.ListenErrors = g.opened.Load(), g.closed.Load(), g.listenErrors.Load()
 	return st
 }

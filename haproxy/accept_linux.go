@@ -92,19 +92,36 @@ func (s *AgentServer) fdAcceptLoop(fl *fdListener) error {
 
 // answerFD answers one check on an accepted non-blocking socket and closes
 // it. The read takes only what haproxy already sent, like readBuffered on
-// the portable path: EAGAIN means nothing was sent, so the default check.
+// the portable path; a client that has sent no full line yet is handed to
+// a waiter (see AgentServer.SendWait).
 func (s *AgentServer) answerFD(fd int, buf []byte) {
+	accepted := time.Now()
 	n, err := syscall.Read(fd, buf)
+	eof := err == nil && n == 0
 	if err != nil || n < 0 {
 		n = 0
 	}
-	reply, c, ok, known := s.answer(buf[:n])
-	if s.Counter != nil {
-		s.Counter.CountAgentCheck(c, ok, known)
+	if !eof && !complete(buf[:n]) && s.reserveWait() {
+		s.waitFD(fd, append([]byte(nil), buf[:n]...), accepted)
+		return
 	}
 	// A fresh socket's send buffer takes a short line at once; EPIPE or
 	// ECONNRESET means haproxy already gave up, and there is nothing to do.
-	_, _ = syscall.Write(fd, reply)
+	_, _ = syscall.Write(fd, s.reply(buf[:n]))
 	_ = syscall.Close(fd)
-	s.answers.Add(1)
+}
+
+// waitFD gives the client on fd until accepted+SendWait to finish its
+// line, on Go's poller, then answers and closes fd.
+func (s *AgentServer) waitFD(fd int, have []byte, accepted time.Time) {
+	go func() {
+		defer s.waiting.Add(-1)
+		f := os.NewFile(uintptr(fd), "agent-check") // non-blocking: the poller waits
+		defer f.Close()
+		_ = f.SetReadDeadline(accepted.Add(s.SendWait))
+		sent := waitWord(f, have)
+		s.waited.Add(1)
+		_ = f.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = f.Write(s.reply(sent))
+	}()
 }

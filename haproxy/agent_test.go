@@ -19,9 +19,9 @@ import (
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func snapshot(o probe.Outcome, reason string) *checker.Snapshot {
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour},
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: forever},
 		[]checker.ProbeSpec{{Name: probe.MirrorStatusName}}, t0)
-	return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: o, Reason: reason})
+	return observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: o, Reason: reason})
 }
 
 func TestReplyGolden(t *testing.T) {
@@ -278,3 +278,12 @@ func TestAskSendsWithTheHandshake(t *testing.T) {
 		}
 	}
 }
+
+// observe feeds a round that started and finished at now; forever is a
+// lease that outlives the test (readers here read it with the real clock).
+func observe(m *checker.Machine, now time.Time, results ...probe.Result) *checker.Snapshot {
+	s, _ := m.Observe(now, now, results...)
+	return s
+}
+
+const forever = 100 * 365 * 24 * time.Hour

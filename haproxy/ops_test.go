@@ -11,11 +11,11 @@ import (
 )
 
 func qlistStandby(memberType, mirrorStatus string) *checker.Snapshot {
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour},
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: forever},
 		[]checker.ProbeSpec{{Name: probe.MirrorStatusName}, {Name: probe.QListName}}, t0)
 	q := probe.QList{Instance: "IRIS", Status: "running", State: "ok", MemberType: memberType, MirrorStatus: mirrorStatus}
 	out, reason := q.Classify()
-	return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"},
+	return observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"},
 		probe.Result{Probe: probe.QListName, Outcome: out, Reason: reason, QList: &q})
 }
 
@@ -35,14 +35,14 @@ func TestBackupAndAsyncWords(t *testing.T) {
 	for _, tc := range cases {
 		s := &AgentServer{Snapshot: func() *checker.Snapshot { return tc.snap }}
 		if got := string(s.Answer([]byte(tc.send))); got != tc.want {
-			t.Errorf("%s %q: got %q, want %q", tc.snap.Mirror, tc.send, got, tc.want)
+			t.Errorf("%s %q: got %q, want %q", tc.snap.MirrorRole, tc.send, got, tc.want)
 		}
 	}
 }
 
 func TestMaintenanceReply(t *testing.T) {
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour}, []checker.ProbeSpec{{Name: probe.MirrorStatusName}}, t0)
-	m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"})
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: forever}, []checker.ProbeSpec{{Name: probe.MirrorStatusName}}, t0)
+	observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"})
 	snap := m.SetMaintenance(t0, true, "drain file /x")
 	s := &AgentServer{Snapshot: func() *checker.Snapshot { return snap }}
 	for _, send := range []string{"", "primary\n", "standby\n", "health\n", "backup\n"} {
@@ -57,7 +57,7 @@ func TestMaintenanceReply(t *testing.T) {
 
 type agentCount struct{ pass, fail, unknown atomic.Uint64 }
 
-func (a *agentCount) CountAgentCheck(c checker.Check, ok, known bool) {
+func (a *agentCount) CountAgentCheck(c checker.Question, ok, known bool) {
 	switch {
 	case !known:
 		a.unknown.Add(1)

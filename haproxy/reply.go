@@ -63,7 +63,7 @@ func appendSafe(dst []byte, s string, n int) []byte {
 // ParseSend reads the agent-send line haproxy sent (possibly nothing) and
 // returns the check it names. An empty line means CheckPrimary. ok is false
 // for a word that names no check; word then holds it, made safe to echo.
-func ParseSend(b []byte) (c checker.Check, word string, ok bool) {
+func ParseSend(b []byte) (c checker.Question, word string, ok bool) {
 	// Only the first line counts, and within it the first word.
 	for i, ch := range b {
 		if ch == '\n' {
@@ -81,7 +81,7 @@ func ParseSend(b []byte) (c checker.Check, word string, ok bool) {
 	}
 	w := b[start:end]
 	if len(w) == 0 {
-		return checker.CheckPrimary, "", true
+		return checker.AskPrimary, "", true
 	}
 	var lower [16]byte
 	if len(w) <= len(lower) {
@@ -91,7 +91,7 @@ func ParseSend(b []byte) (c checker.Check, word string, ok bool) {
 			}
 			lower[i] = ch
 		}
-		if c, ok := checker.ParseCheck(string(lower[:len(w)])); ok {
+		if c, ok := checker.ParseQuestion(string(lower[:len(w)])); ok {
 			return c, "", true
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/irismirror/iris-mirror-agent/checker"
+	"github.com/irismirror/iris-mirror-agent/probe"
 	"github.com/irismirror/iris-mirror-agent/internal/capped"
 	"github.com/irismirror/iris-mirror-agent/metrics"
 )
@@ -46,8 +47,8 @@ type State struct {
 // when known (backup, async...), else the role from mirror_status.
 func StateOf(s *checker.Snapshot) State {
 	role := string(s.Role)
-	if s.Role == checker.Standby && s.Mirror != checker.MirrorUnknown {
-		role = string(s.Mirror)
+	if s.Role == checker.Standby && s.MirrorRole != probe.MirrorUnknown {
+		role = string(s.MirrorRole)
 	}
 	return State{Role: role, Routable: s.Routable, Maintenance: s.Maintenance, Reason: s.Reason, Since: s.Since}
 }

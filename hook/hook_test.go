@@ -27,13 +27,13 @@ type member struct {
 }
 
 func newMember() *member {
-	return &member{m: checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour},
+	return &member{m: checker.New(checker.Config{Rise: 1, Fall: 1, Lease: forever},
 		[]checker.ProbeSpec{{Name: probe.MirrorStatusName}}, t0), now: t0}
 }
 
 func (m *member) set(o probe.Outcome, reason string) *checker.Snapshot {
 	m.now = m.now.Add(time.Second)
-	return m.m.Observe(m.now, probe.Result{Probe: probe.MirrorStatusName, Outcome: o, Reason: reason})
+	return observe(m.m, m.now, probe.Result{Probe: probe.MirrorStatusName, Outcome: o, Reason: reason})
 }
 
 func script(t *testing.T, body string) string {
@@ -221,13 +221,22 @@ func TestFailureIsCounted(t *testing.T) {
 }
 
 func TestStateOfUsesMirrorRole(t *testing.T) {
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour},
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: forever},
 		[]checker.ProbeSpec{{Name: probe.MirrorStatusName}, {Name: probe.QListName}}, t0)
 	q := probe.QList{Instance: "IRIS", Status: "running", State: "ok", MemberType: "Disaster Recovery", MirrorStatus: "Connected"}
 	out, reason := q.Classify()
-	s := m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "503"},
+	s := observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "503"},
 		probe.Result{Probe: probe.QListName, Outcome: out, Reason: reason, QList: &q})
 	if st := StateOf(s); st.Role != "async" || st.Routable {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// observe feeds a round that started and finished at now; forever is a
+// lease that outlives the test (readers here read it with the real clock).
+func observe(m *checker.Machine, now time.Time, results ...probe.Result) *checker.Snapshot {
+	s, _ := m.Observe(now, now, results...)
+	return s
+}
+
+const forever = 100 * 365 * 24 * time.Hour

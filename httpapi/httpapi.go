@@ -18,25 +18,30 @@ import (
 //	/primary (and /)  200 iff the member is a routable primary
 //	/standby          200 iff the member is a healthy standby
 //	/health           200 iff IRIS is up (primary or standby)
-//	/live             200 iff the agent runs and its probe results are fresh
+//	/live             200 iff the agent runs and its answer is within its lease
 //	/backup, /async   200 iff the member is that kind of standby (iris qlist)
 //	/status           JSON view of the role and every probe
 //
-// Every /<check> path comes from checker.Checks(). GET, HEAD and OPTIONS
-// get the same status (HEAD and OPTIONS without a body); other methods get
-// 405, other paths 404.
+// Every /<question> path comes from checker.Questions(). GET, HEAD and
+// OPTIONS get the same status (HEAD and OPTIONS without a body); other
+// methods get 405, other paths 404. Answers are rendered once per
+// snapshot; the lease is checked at every request, and an answer past it
+// is rendered as it is asked ("stale: ...").
 type Handler struct {
 	Snapshot func() *checker.Snapshot
 	Info     Info
 	// Extra serves paths this handler does not know (such as /metrics);
 	// nil means 404.
 	Extra http.Handler
-	// Counter, if set, is told about every check answered.
+	// Counter, if set, is told about every question answered.
 	Counter Counter
-	// Gates returns the gates' live state for /status under "gates"; nil
-	// means no gates. With gates, /status is rendered per request (its
-	// counters change between snapshots); the check paths never are.
-	Gates func() any
+	// Live returns the parts of /status that change between snapshots
+	// (gates and fence counters, the loop's counters), merged in under
+	// their keys; nil means none. With it, /status is rendered per request;
+	// the question paths never are.
+	Live func() map[string]any
+	// Now is the clock the lease is read with; nil means time.Now.
+	Now func() time.Time
 
 	cache atomic.Pointer[rendered]
 }
@@ -44,9 +49,9 @@ type Handler struct {
 // Counter counts answers for the metrics. It runs on every request, so it
 // must not block or allocate (an atomic add).
 type Counter interface {
-	// CountCheck counts one check; external is true when the client is
+	// CountCheck counts one answer; external is true when the client is
 	// haproxy's external-check (the agent binary run by haproxy).
-	CountCheck(c checker.Check, ok, external bool)
+	CountCheck(q checker.Question, ok, external bool)
 }
 
 // ExternalCheckUserAgent is the User-Agent of the external-check mode, so
@@ -59,6 +64,7 @@ type Info struct {
 	Version  string        `json:"version"`
 	Interval time.Duration `json:"-"`
 	Timeout  time.Duration `json:"-"`
+	Lease    time.Duration `json:"-"`
 	Rise     int           `json:"-"`
 	Fall     int           `json:"-"`
 }
@@ -69,10 +75,11 @@ type response struct {
 	length []string // Content-Length header value
 }
 
+// rendered holds every answer of one snapshot while its lease holds.
 type rendered struct {
 	snap   *checker.Snapshot
-	checks []response // indexed by checker.Check
-	ok     []bool     // indexed by checker.Check
+	checks [checker.NumQuestions]response
+	ok     [checker.NumQuestions]bool
 	status response
 }
 
@@ -89,28 +96,55 @@ func (h *Handler) render() *rendered {
 	if r != nil && r.snap == snap {
 		return r
 	}
-	checks := checker.Checks()
-	r = &rendered{snap: snap, checks: make([]response, len(checks)), ok: make([]bool, len(checks))}
-	for _, c := range checks {
-		v := snap.Evaluate(c)
-		r.ok[c] = v.OK
-		code, body := http.StatusOK, c.String()+"\n"
-		if !v.OK {
-			code, body = http.StatusServiceUnavailable, "not "+c.String()+": "+v.Reason+"\n"
-		} else if c == checker.CheckHealth {
-			body = "healthy: " + v.Reason + "\n"
-		}
-		r.checks[c] = newResponse(code, []byte(body))
+	r = &rendered{snap: snap}
+	for _, q := range checker.Questions() {
+		v := snap.Verdict(q, snap.At) // the verdict as decided, lease aside
+		r.ok[q] = v.OK
+		r.checks[q] = questionResponse(q, v)
 	}
-	r.status = statusResponse(StatusOf(snap, h.Info))
+	r.status = statusResponse(StatusOf(snap, h.Info, snap.At))
 	h.cache.Store(r)
 	return r
 }
 
-// liveStatus renders /status with the gates' current counters.
-func (h *Handler) liveStatus() response {
-	st := StatusOf(h.render().snap, h.Info)
-	st.Gates = h.Gates()
+func questionResponse(q checker.Question, v checker.Verdict) response {
+	code, body := http.StatusOK, q.String()+"\n"
+	if !v.OK {
+		code, body = http.StatusServiceUnavailable, "not "+q.String()+": "+v.Reason+"\n"
+	} else if q == checker.AskHealth {
+		body = "healthy: " + v.Reason + "\n"
+	}
+	return newResponse(code, []byte(body))
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// answer is q's response at now: the rendered one while the lease holds,
+// the stale one rendered as asked once it has run out.
+func (h *Handler) answer(q checker.Question) (response, bool) {
+	rd := h.render()
+	if v := rd.snap.Verdict(q, h.now()); v.Stale {
+		return questionResponse(q, v), false
+	}
+	return rd.checks[q], rd.ok[q]
+}
+
+// status is /status at now.
+func (h *Handler) status() response {
+	rd := h.render()
+	now := h.now()
+	if h.Live == nil && rd.snap.Fresh(now) {
+		return rd.status
+	}
+	st := StatusOf(rd.snap, h.Info, now)
+	if h.Live != nil {
+		st.Live = h.Live()
+	}
 	return statusResponse(st)
 }
 
@@ -136,32 +170,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "/" {
 		path = "/primary"
 	}
-	if c, ok := checker.ParseCheck(strings.TrimPrefix(path, "/")); ok {
-		rd := h.render()
-		res = rd.checks[c]
+	if q, ok := checker.ParseQuestion(strings.TrimPrefix(path, "/")); ok {
+		var pass bool
+		res, pass = h.answer(q)
 		if h.Counter != nil {
 			ua := r.Header["User-Agent"]
-			h.Counter.CountCheck(c, rd.ok[c], len(ua) == 1 && ua[0] == ExternalCheckUserAgent)
+			h.Counter.CountCheck(q, pass, len(ua) == 1 && ua[0] == ExternalCheckUserAgent)
 		}
 		if r.Method == http.MethodGet {
-			// Every balancer's question, answered without touching
-			// w.Header(): a handler that sets a header makes net/http clone
-			// the header map at WriteHeader (4 allocations per request with
-			// the map itself). Left alone, net/http derives the same
-			// Content-Type (text/plain; charset=utf-8, sniffed from the
-			// body, which is always plain text) and Content-Length (the
-			// body is written at once) for free.
+			// Every balancer's question, answered with the fewest header
+			// writes: net/http derives the same Content-Type (text/plain;
+			// charset=utf-8, sniffed from the body, which is always plain
+			// text) and Content-Length (the body is written at once).
+			// Cache-Control is set: no cache between a balancer and the
+			// agent may answer for it.
+			w.Header()["Cache-Control"] = hdrStore
 			w.WriteHeader(res.code)
 			_, _ = w.Write(res.body)
 			return
 		}
 	} else if path == "/status" {
 		ctyp = hdrJSON
-		if h.Gates != nil {
-			res = h.liveStatus()
-		} else {
-			res = h.render().status
-		}
+		res = h.status()
 	} else if h.Extra != nil {
 		h.Extra.ServeHTTP(w, r)
 		return
@@ -212,14 +242,14 @@ func NewServer(h http.Handler) *http.Server {
 	}
 }
 
-// pathList names every check path, for the 404 body.
+// pathList names every question's path, for the 404 body.
 func pathList() string {
 	var b strings.Builder
-	for i, c := range checker.Checks() {
+	for i, q := range checker.Questions() {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("/" + c.String())
+		b.WriteString("/" + q.String())
 	}
 	return b.String()
 }

@@ -24,15 +24,15 @@ var specs = []checker.ProbeSpec{
 
 // snapshotFor drives a real state machine into a role.
 func snapshotFor(role checker.Role) *checker.Snapshot {
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour}, specs, t0)
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: forever}, specs, t0)
 	up := probe.Result{Probe: probe.SuperServerName, Outcome: probe.Up, Reason: "superserver accepted"}
 	switch role {
 	case checker.Primary:
-		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"}, up)
+		return observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS"}, up)
 	case checker.Standby:
-		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"}, up)
+		return observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"}, up)
 	case checker.Down:
-		return m.Observe(t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Error, Reason: "mirror_status timeout"},
+		return observe(m, t0, probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.Error, Reason: "mirror_status timeout"},
 			probe.Result{Probe: probe.SuperServerName, Outcome: probe.Error, Reason: "superserver connection refused"})
 	}
 	return m.Snapshot()
@@ -223,9 +223,9 @@ func TestStatusShowsLiveGates(t *testing.T) {
 		t.Fatal("no gates configured: /status must not carry a gates field")
 	}
 	n := 0
-	h.Gates = func() any {
+	h.Live = func() map[string]any {
 		n++
-		return []map[string]any{{"listen": ":52774", "sessions_total": n}}
+		return map[string]any{"gates": []map[string]any{{"listen": ":52774", "sessions_total": n}}}
 	}
 	first, second := get(), get()
 	g1 := first["gates"].([]any)[0].(map[string]any)
@@ -237,3 +237,12 @@ func TestStatusShowsLiveGates(t *testing.T) {
 		t.Fatalf("role %v", first["role"])
 	}
 }
+
+// observe feeds a round that started and finished at now; forever is a
+// lease that outlives the test (readers here read it with the real clock).
+func observe(m *checker.Machine, now time.Time, results ...probe.Result) *checker.Snapshot {
+	s, _ := m.Observe(now, now, results...)
+	return s
+}
+
+const forever = 100 * 365 * 24 * time.Hour

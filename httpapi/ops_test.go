@@ -16,11 +16,11 @@ import (
 // given mirror status ("Backup" or "Connected").
 func qlistSnapshot(memberType, mirrorStatus string) *checker.Snapshot {
 	sp := append(append([]checker.ProbeSpec(nil), specs...), checker.ProbeSpec{Name: probe.QListName, Target: "iris qlist IRIS"})
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: 1 << 62}, sp, t0)
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: 1 << 62}, sp, t0)
 	q := probe.QList{Instance: "IRIS", Version: "2024.1.0.262.0", Status: "running, since Tue Nov 25 09:12:44 2026", State: "ok",
 		MemberType: memberType, MirrorStatus: mirrorStatus}
 	out, reason := q.Classify()
-	return m.Observe(t0,
+	return observe(m, t0,
 		probe.Result{Probe: probe.MirrorStatusName, Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"},
 		probe.Result{Probe: probe.SuperServerName, Outcome: probe.Up, Reason: "superserver accepted"},
 		probe.Result{Probe: probe.QListName, Outcome: out, Reason: reason, QList: &q})
@@ -76,11 +76,11 @@ func TestStatusShowsQListAndMaintenance(t *testing.T) {
 }
 
 type countingCounter struct {
-	checks   [checker.NumChecks][2]atomic.Uint64
+	checks   [checker.NumQuestions][2]atomic.Uint64
 	external atomic.Uint64
 }
 
-func (c *countingCounter) CountCheck(ck checker.Check, ok, external bool) {
+func (c *countingCounter) CountCheck(ck checker.Question, ok, external bool) {
 	i := 0
 	if ok {
 		i = 1
@@ -107,10 +107,10 @@ func TestCounterAndNoAllocations(t *testing.T) {
 	get("/standby", "")
 	get("/primary", ExternalCheckUserAgent)
 	get("/status", "")
-	if n := cnt.checks[checker.CheckPrimary][1].Load(); n != 3 {
+	if n := cnt.checks[checker.AskPrimary][1].Load(); n != 3 {
 		t.Errorf("primary passes counted %d, want 3", n)
 	}
-	if n := cnt.checks[checker.CheckStandby][0].Load(); n != 1 {
+	if n := cnt.checks[checker.AskStandby][0].Load(); n != 1 {
 		t.Errorf("standby failures counted %d, want 1", n)
 	}
 	if n := cnt.external.Load(); n != 1 {

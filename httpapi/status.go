@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/checker"
@@ -13,7 +14,8 @@ type Status struct {
 	Role       string          `json:"role"`
 	Routable   bool            `json:"routable"`
 	Healthy    bool            `json:"healthy"`
-	Fresh      bool            `json:"fresh"`
+	Fresh      bool            `json:"fresh"`   // within the lease when rendered
+	Expires    time.Time       `json:"expires"` // the lease: every check fails from then on
 	Draining   bool            `json:"draining"`
 	Reason     string          `json:"reason"`
 	Since      time.Time       `json:"since"`
@@ -31,7 +33,9 @@ type Status struct {
 	Maintenance       bool   `json:"maintenance"`
 	MaintenanceSource string `json:"maintenance_source,omitempty"`
 
-	Gates any `json:"gates,omitempty"` // see Handler.Gates
+	// Live holds what changes between snapshots (gates, fence, loop
+	// counters), under its own keys; see Handler.Live.
+	Live map[string]any `json:"-"`
 }
 
 // Instance is what the last iris qlist line said.
@@ -59,27 +63,33 @@ type ProbeStatus struct {
 type Settings struct {
 	Interval string `json:"interval"`
 	Timeout  string `json:"timeout"`
+	Lease    string `json:"lease"`
 	Rise     int    `json:"rise"`
 	Fall     int    `json:"fall"`
 }
 
-// StatusOf builds the /status document for a snapshot.
-func StatusOf(s *checker.Snapshot, info Info) Status {
+// StatusOf builds the /status document for a snapshot read at now.
+func StatusOf(s *checker.Snapshot, info Info, now time.Time) Status {
 	st := Status{
 		Member: info.Member, Role: string(s.Role), Routable: s.Routable, Healthy: s.Healthy,
-		Fresh: s.Fresh, Draining: s.Draining, Reason: s.Reason, Since: s.Since.UTC(),
+		Fresh: s.Fresh(now), Expires: s.Expires.UTC(), Draining: s.Draining, Reason: s.Reason, Since: s.Since.UTC(),
 		LastResult: s.LastResult.UTC(), Version: info.Version,
 		Checks: map[string]bool{},
 		Settings: Settings{
-			Interval: info.Interval.String(), Timeout: info.Timeout.String(), Rise: info.Rise, Fall: info.Fall,
+			Interval: info.Interval.String(), Timeout: info.Timeout.String(), Lease: info.Lease.String(),
+			Rise: info.Rise, Fall: info.Fall,
 		},
 	}
-	for _, c := range checker.Checks() {
-		st.Checks[c.String()] = s.Evaluate(c).OK
+	for _, q := range checker.Questions() {
+		v := s.Verdict(q, now)
+		st.Checks[q.String()] = v.OK
+		if v.Stale {
+			st.Routable, st.Healthy, st.Reason = false, false, v.Reason
+		}
 	}
-	st.Mirror, st.Conflict = string(s.Mirror), s.Conflict
+	st.Mirror, st.Conflict = string(s.MirrorRole), s.Conflict
 	st.Maintenance, st.MaintenanceSource = s.Maintenance, s.MaintenanceSource
-	if q := s.Instance; q != nil {
+	if q := s.QList; q != nil {
 		st.Instance = &Instance{Name: q.Instance, Version: q.Version, Status: q.Status, State: q.State,
 			MemberType: q.MemberType, MirrorStatus: q.MirrorStatus}
 	}
@@ -94,4 +104,19 @@ func StatusOf(s *checker.Snapshot, info Info) Status {
 		st.Probes = append(st.Probes, ps)
 	}
 	return st
+}
+
+// MarshalJSON writes the document with the live parts merged in.
+func (st Status) MarshalJSON() ([]byte, error) {
+	type plain Status
+	b, err := json.Marshal(plain(st))
+	if err != nil || len(st.Live) == 0 {
+		return b, err
+	}
+	extra, err := json.Marshal(st.Live)
+	if err != nil {
+		return nil, err
+	}
+	// {"member":...} + {"gates":...} -> {"member":...,"gates":...}
+	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
 }

@@ -24,7 +24,7 @@ func TestCheckHeadersOnTheWire(t *testing.T) {
 		go srv.Serve(ln) //nolint:errcheck
 		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
 		paths := []string{"/"}
-		for _, c := range checker.Checks() {
+		for _, c := range checker.Questions() {
 			paths = append(paths, "/"+c.String())
 		}
 		for _, path := range paths {

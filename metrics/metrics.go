@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	vm "github.com/VictoriaMetrics/metrics"
 
@@ -57,7 +58,7 @@ type Registry struct {
 	snapshot func() *checker.Snapshot
 	families []*family
 
-	checks       [numInterfaces][checker.NumChecks][2]*vm.Counter // [iface][check][ok]
+	checks       [numInterfaces][checker.NumQuestions][2]*vm.Counter // [iface][check][ok]
 	unknownCheck [numInterfaces]*vm.Counter
 	roleChanges  *vm.Counter
 	hooks        [numHookResults]*vm.Counter
@@ -99,22 +100,25 @@ func New(snapshot func() *checker.Snapshot, version, goVersion string) *Registry
 		role.set.NewGauge(fmt.Sprintf(`%s{role=%q}`, role.name, ro), func() float64 { return b2f(r.snapshot().Role == ro) })
 	}
 	mirror := r.family("mirror_role", "gauge", "1 for the member's mirror role from iris qlist (unknown without qlist), 0 for the others.")
-	for _, mi := range []checker.Mirror{checker.MirrorUnknown, checker.MirrorPrimary, checker.MirrorBackup, checker.MirrorAsync,
-		checker.MirrorTransition, checker.MirrorInactive, checker.MirrorNone} {
+	for _, mi := range probe.MirrorRoles() {
 		label := string(mi)
-		if mi == checker.MirrorUnknown {
+		if mi == probe.MirrorUnknown {
 			label = "unknown"
 		}
-		mirror.set.NewGauge(fmt.Sprintf(`%s{mirror=%q}`, mirror.name, label), func() float64 { return b2f(r.snapshot().Mirror == mi) })
+		mirror.set.NewGauge(fmt.Sprintf(`%s{mirror=%q}`, mirror.name, label), func() float64 { return b2f(r.snapshot().MirrorRole == mi) })
 	}
 	gauge := func(name, help string, f func(s *checker.Snapshot) float64) {
 		fam := r.family(name, "gauge", help)
 		fam.set.NewGauge(fam.name, func() float64 { return f(r.snapshot()) })
 	}
-	gauge("routable", "1 when the member is a routable primary (what /primary and agent-check answer).",
-		func(s *checker.Snapshot) float64 { return b2f(s.Routable) })
-	gauge("healthy", "1 when IRIS is up, primary or standby (what /health answers).",
-		func(s *checker.Snapshot) float64 { return b2f(s.Healthy) })
+	gauge("routable", "1 when the member is a routable primary (what /primary and agent-check answer now, lease included).",
+		func(s *checker.Snapshot) float64 { return b2f(s.Verdict(checker.AskPrimary, time.Now()).OK) })
+	gauge("healthy", "1 when IRIS is up, primary or standby (what /health answers now, lease included).",
+		func(s *checker.Snapshot) float64 { return b2f(s.Verdict(checker.AskHealth, time.Now()).OK) })
+	gauge("answer_fresh", "1 while the agent's answer is within its lease; 0 when stale: every check fails.",
+		func(s *checker.Snapshot) float64 { return b2f(s.Fresh(time.Now())) })
+	gauge("lease_expiry_timestamp_seconds", "When the current answer's lease ends, in Unix seconds.",
+		func(s *checker.Snapshot) float64 { return float64(s.Expires.UnixNano()) / 1e9 })
 	gauge("maintenance", "1 while an operator has taken the member out (drain file or admin socket).",
 		func(s *checker.Snapshot) float64 { return b2f(s.Maintenance) })
 	gauge("conflict", "1 while iris qlist and mirror_status disagree about the primary.",
@@ -132,7 +136,7 @@ func New(snapshot func() *checker.Snapshot, version, goVersion string) *Registry
 
 	ch := r.family("checks_total", "counter", "Checks answered, by interface, check and result.")
 	for i := range numInterfaces {
-		for _, c := range checker.Checks() {
+		for _, c := range checker.Questions() {
 			for ok, res := range []string{"fail", "pass"} {
 				r.checks[i][c][ok] = ch.set.NewCounter(fmt.Sprintf(`%s{interface=%q,check=%q,result=%q}`, ch.name, interfaceNames[i], c, res))
 			}
@@ -164,7 +168,7 @@ func b2f(b bool) float64 {
 }
 
 // CountCheck counts an HTTP check (httpapi.Counter).
-func (r *Registry) CountCheck(c checker.Check, ok, external bool) {
+func (r *Registry) CountCheck(c checker.Question, ok, external bool) {
 	i := HTTP
 	if external {
 		i = ExternalCheck
@@ -173,12 +177,12 @@ func (r *Registry) CountCheck(c checker.Check, ok, external bool) {
 }
 
 // CountAgentCheck counts an agent-check answer (haproxy.Counter).
-func (r *Registry) CountAgentCheck(c checker.Check, ok, known bool) {
+func (r *Registry) CountAgentCheck(c checker.Question, ok, known bool) {
 	r.count(AgentCheck, c, ok, known)
 }
 
-func (r *Registry) count(i Interface, c checker.Check, ok, known bool) {
-	if !known || int(c) >= checker.NumChecks {
+func (r *Registry) count(i Interface, c checker.Question, ok, known bool) {
+	if !known || int(c) >= checker.NumQuestions {
 		if u := r.unknownCheck[i]; u != nil {
 			u.Inc()
 		}
@@ -193,7 +197,7 @@ func (r *Registry) count(i Interface, c checker.Check, ok, known bool) {
 
 // Checks returns how many checks interface i answered with check c and
 // result ok (for tests and the README's measurements).
-func (r *Registry) Checks(i Interface, c checker.Check, ok bool) uint64 {
+func (r *Registry) Checks(i Interface, c checker.Question, ok bool) uint64 {
 	k := 0
 	if ok {
 		k = 1
@@ -263,6 +267,33 @@ func ReasonClass(reason string) string {
 		}
 	}
 	return "other"
+}
+
+// Func is one sample read at each scrape: its labels (such as
+// `gate=":1973"`, or empty) and its value.
+type Func struct {
+	Labels string
+	Value  func() float64
+}
+
+// AddGauge adds a family of gauges read at each scrape. Call before serving.
+func (r *Registry) AddGauge(name, help string, samples ...Func) { r.addFuncs(name, "gauge", help, samples) }
+
+// AddCounter adds a family of counters read at each scrape (from counters
+// kept elsewhere, such as a gate's). Call before serving.
+func (r *Registry) AddCounter(name, help string, samples ...Func) {
+	r.addFuncs(name, "counter", help, samples)
+}
+
+func (r *Registry) addFuncs(name, typ, help string, samples []Func) {
+	f := r.family(name, typ, help)
+	for _, s := range samples {
+		n := f.name
+		if s.Labels != "" {
+			n += "{" + s.Labels + "}"
+		}
+		f.set.NewGauge(n, s.Value)
+	}
 }
 
 // CountHook counts one role-change hook run.

@@ -44,7 +44,7 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want ma
 
 func TestScrapeParsesAndCounts(t *testing.T) {
 	specs := []checker.ProbeSpec{{Name: probe.MirrorStatusName}, {Name: probe.SuperServerName}}
-	m := checker.New(checker.Config{Rise: 1, Fall: 1, StaleAfter: time.Hour}, specs, t0)
+	m := checker.New(checker.Config{Rise: 1, Fall: 1, Lease: forever}, specs, t0)
 	snap := m.Snapshot()
 	r := New(func() *checker.Snapshot { return snap }, "v1.2.3", "go1.26.8")
 
@@ -52,18 +52,18 @@ func TestScrapeParsesAndCounts(t *testing.T) {
 		{Probe: probe.MirrorStatusName, Outcome: probe.Primary, Reason: "mirror_status 200 SUCCESS", Latency: 2 * time.Millisecond},
 		{Probe: probe.SuperServerName, Outcome: probe.Error, Reason: "superserver connection refused", Latency: 300 * time.Microsecond},
 	}
-	next := m.Observe(t0.Add(time.Second), results...)
+	next := observe(m, t0.Add(time.Second), results...)
 	r.Watch(snap, next)
 	snap = next
 	r.ObserveRound(results)
 	results[1] = probe.Result{Probe: probe.SuperServerName, Outcome: probe.Up, Reason: "superserver accepted"}
-	snap = m.Observe(t0.Add(2*time.Second), results...)
+	snap = observe(m, t0.Add(2*time.Second), results...)
 	r.ObserveRound(results)
 
-	r.CountCheck(checker.CheckPrimary, true, false)
-	r.CountCheck(checker.CheckPrimary, true, false)
-	r.CountCheck(checker.CheckPrimary, false, true)
-	r.CountAgentCheck(checker.CheckAsync, false, true)
+	r.CountCheck(checker.AskPrimary, true, false)
+	r.CountCheck(checker.AskPrimary, true, false)
+	r.CountCheck(checker.AskPrimary, false, true)
+	r.CountAgentCheck(checker.AskAsync, false, true)
 	r.CountAgentCheck(0, false, false)
 	r.CountHook(HookTimeout)
 	r.CountPoke()
@@ -114,13 +114,13 @@ func TestScrapeParsesAndCounts(t *testing.T) {
 func TestCountingDoesNotAllocate(t *testing.T) {
 	r := New(func() *checker.Snapshot { return nil }, "v", "go")
 	if n := testing.AllocsPerRun(1000, func() {
-		r.CountCheck(checker.CheckStandby, false, false)
-		r.CountAgentCheck(checker.CheckPrimary, true, true)
+		r.CountCheck(checker.AskStandby, false, false)
+		r.CountAgentCheck(checker.AskPrimary, true, true)
 		r.CountAgentCheck(0, false, false)
 	}); n != 0 {
 		t.Errorf("counting allocates %v times", n)
 	}
-	if got := r.Checks(AgentCheck, checker.CheckPrimary, true); got != 1001 {
+	if got := r.Checks(AgentCheck, checker.AskPrimary, true); got != 1001 {
 		t.Errorf("agent-check primary passes %d, want 1001", got)
 	}
 }
@@ -155,3 +155,12 @@ func TestMetricsHandlerMethods(t *testing.T) {
 		t.Errorf("/other: %d", rec.Code)
 	}
 }
+
+// observe feeds a round that started and finished at now; forever is a
+// lease that outlives the test (readers here read it with the real clock).
+func observe(m *checker.Machine, now time.Time, results ...probe.Result) *checker.Snapshot {
+	s, _ := m.Observe(now, now, results...)
+	return s
+}
+
+const forever = 100 * 365 * 24 * time.Hour

@@ -1,6 +1,17 @@
-// Package monitor runs the poll loop: it calls the probes on a timer, feeds
-// the role state machine and publishes each snapshot with an atomic store.
-// Readers call Snapshot, which never waits on a probe.
+// Package monitor runs the poll loop: it starts a probe round every
+// interval, feeds the role state machine and publishes each snapshot with
+// an atomic store. Readers call Snapshot, which never waits on anything.
+//
+// Rounds overlap: a round still waiting on a slow answer does not hold
+// back the next one, so one slow mirror_status (a latency spike) is
+// overtaken by the next round's answer instead of stopping the member's
+// traffic, while a hang shows as the lease running out. The newest round
+// (by start) that has finished decides.
+//
+// Nothing that can block runs under the monitor's lock or in a round:
+// logs, metrics and watchers are told afterwards, in order, by one
+// notifier goroutine, and a notifier that falls behind loses events rather
+// than holding up a snapshot.
 package monitor
 
 import (
@@ -35,29 +46,45 @@ type Options struct {
 	// never sees more than one round per gap however often it is poked.
 	// Zero means no limit.
 	MinTriggerGap time.Duration
-	// OnRound, if set, is given every finished round's results from the
-	// poll loop (for metrics). It must return quickly.
+	// OnRound, if set, is given every finished round's results (superseded
+	// ones too: their latencies are real), from the notifier goroutine.
 	OnRound func(results []probe.Result)
 }
 
 // Watcher is told about every published snapshot, in order, from the
-// publishing goroutine. It must return quickly and never block.
+// notifier goroutine. It should return quickly.
 type Watcher func(prev, next *checker.Snapshot)
+
+// eventQueue is how many publications may wait for the notifier.
+const eventQueue = 256
+
+// notifyGrace is how long Run waits for the notifier at the end.
+const notifyGrace = time.Second
+
+type event struct {
+	prev, next *checker.Snapshot // nil next: a superseded round (results only)
+	results    []probe.Result    // nil: not a probe round
+}
 
 // Monitor owns the state machine and the current snapshot.
 type Monitor struct {
-	opts    Options
-	probers []Prober
-	now     func() time.Time
+	opts        Options
+	probers     []Prober
+	now         func() time.Time
+	maxInFlight int
 
-	mu       sync.Mutex // serialises writers: poll loop, watchdog, Drain
-	machine  *checker.Machine
+	mu      sync.Mutex // serialises the machine; held for no I/O
+	machine *checker.Machine
+	changed chan struct{} // closed at the next publication
+	cur     atomic.Pointer[checker.Snapshot]
+
 	watchers []Watcher
-	cur      atomic.Pointer[checker.Snapshot]
+	events   chan event
+	trigger  chan struct{}
 
-	trigger chan struct{}
-	rounds  atomic.Uint64
-	failing map[string]bool // probe name -> currently failing, for log damping
+	rounds, superseded, skipped, lostEvents atomic.Uint64
+	inFlight                                atomic.Int64
+	failing                                 map[string]bool // notifier only: probe name -> failing, for log damping
 }
 
 // New builds a monitor in role unknown. Add watchers before Run.
@@ -74,9 +101,16 @@ func New(probers []Prober, opts Options) *Monitor {
 		opts:    opts,
 		probers: probers,
 		now:     now,
-		machine: checker.New(opts.Checker, specs, now()),
-		trigger: make(chan struct{}, 1),
-		failing: map[string]bool{},
+		// Enough rounds to keep one starting every interval while earlier
+		// ones wait out their deadline, and one for a trigger. Rounds
+		// whose probes ignore the deadline stop at this cap; the lease
+		// has failed the member closed by then.
+		maxInFlight: int((opts.Timeout+opts.Interval-1)/max(opts.Interval, 1)) + 1,
+		machine:     checker.New(opts.Checker, specs, now()),
+		changed:     make(chan struct{}),
+		events:      make(chan event, eventQueue),
+		trigger:     make(chan struct{}, 1),
+		failing:     map[string]bool{},
 	}
 	m.cur.Store(m.machine.Snapshot())
 	return m
@@ -85,15 +119,34 @@ func New(probers []Prober, opts Options) *Monitor {
 // Snapshot returns the current snapshot: one atomic load, never blocks.
 func (m *Monitor) Snapshot() *checker.Snapshot { return m.cur.Load() }
 
-// Rounds is the number of probe rounds finished since start.
+// Changed returns a channel closed at the next publication: followers
+// (gates, the fence) wait on it, then read Snapshot.
+func (m *Monitor) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+// Stats counts the loop's rounds.
+type Stats struct {
+	Rounds     uint64 // rounds observed
+	Superseded uint64 // rounds that finished after a newer one
+	Skipped    uint64 // rounds not started: too many still in flight
+	LostEvents uint64 // publications the notifier fell too far behind to tell
+	InFlight   int64  // rounds running now
+}
+
+// Stats returns the loop's counters.
+func (m *Monitor) Stats() Stats {
+	return Stats{Rounds: m.rounds.Load(), Superseded: m.superseded.Load(), Skipped: m.skipped.Load(),
+		LostEvents: m.lostEvents.Load(), InFlight: m.inFlight.Load()}
+}
+
+// Rounds is the number of probe rounds observed since start.
 func (m *Monitor) Rounds() uint64 { return m.rounds.Load() }
 
 // Watch registers w. Call before Run.
-func (m *Monitor) Watch(w Watcher) {
-	m.mu.Lock()
-	m.watchers = append(m.watchers, w)
-	m.mu.Unlock()
-}
+func (m *Monitor) Watch(w Watcher) { m.watchers = append(m.watchers, w) }
 
 // Trigger asks for a probe round now instead of at the next tick. It never
 // blocks; a trigger while one is pending is merged into it, and the round
@@ -105,11 +158,11 @@ func (m *Monitor) Trigger() {
 	}
 }
 
-// Drain makes every check fail with "shutting down" from now on.
+// Drain makes every question fail with "shutting down" from now on.
 func (m *Monitor) Drain() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.publishLocked(m.machine.Drain(m.now()))
+	m.publishLocked(m.machine.Drain(m.now()), nil)
 }
 
 // SetMaintenance takes the member out of every balancer (on) or puts it
@@ -120,52 +173,89 @@ func (m *Monitor) SetMaintenance(on bool, source string) {
 	if cur := m.cur.Load(); cur.Maintenance == on && (!on || cur.MaintenanceSource == source) {
 		return
 	}
-	ev := m.opts.Logger.Info().Str("member", m.opts.Member).Bool("maintenance", on)
-	if on {
-		ev = ev.Str("source", source)
-	}
-	ev.Msg("maintenance")
-	m.publishLocked(m.machine.SetMaintenance(m.now(), on, source))
+	m.publishLocked(m.machine.SetMaintenance(m.now(), on, source), nil)
 }
 
-// Run polls until ctx is done. At most one round is in flight, and rounds
-// start at most once per interval (a trigger may start one early, no
-// sooner than MinTriggerGap after the previous one).
+// Run polls until ctx is done. A round starts every interval (a trigger
+// may start one early, no sooner than MinTriggerGap after the previous
+// one), whether or not earlier rounds have finished, up to a cap.
 func (m *Monitor) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Add(1)
+	notified := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		m.watchdog(ctx)
+		defer close(notified)
+		m.notify(ctx)
 	}()
-	defer wg.Wait()
+	var rounds sync.WaitGroup
+	defer func() {
+		// Rounds end at their deadline, which ctx shortens; one whose probe
+		// ignores its context is not waited for past the timeout.
+		waitTimeout(&rounds, m.opts.Timeout+100*time.Millisecond)
+		// The notifier tells what is queued and stops, unless something it
+		// calls is stuck: shutdown does not wait on that.
+		t := time.NewTimer(notifyGrace)
+		defer t.Stop()
+		select {
+		case <-notified:
+		case <-t.C:
+		}
+	}()
 
 	ticker := time.NewTicker(m.opts.Interval)
 	defer ticker.Stop()
+	var (
+		lastStart time.Time
+		pending   *time.Timer // a trigger waiting for MinTriggerGap
+		pendingC  <-chan time.Time
+	)
+	defer func() {
+		if pending != nil {
+			pending.Stop()
+		}
+	}()
+	start := func() {
+		lastStart = time.Now()
+		if m.inFlight.Load() >= int64(m.maxInFlight) {
+			m.skipped.Add(1)
+			return
+		}
+		m.inFlight.Add(1)
+		rounds.Add(1)
+		go func() {
+			defer rounds.Done()
+			defer m.inFlight.Add(-1)
+			m.round(ctx)
+		}()
+	}
+	start()
 	for {
-		started := time.Now()
-		m.round(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
-		case <-m.trigger:
-			if wait := m.opts.MinTriggerGap - time.Since(started); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return nil
-				case <-t.C:
-				}
-			}
+			start()
+		case <-pendingC:
+			pendingC = nil
+			start()
 			ticker.Reset(m.opts.Interval)
+		case <-m.trigger:
+			if pendingC != nil {
+				continue // merged into the one waiting
+			}
+			wait := m.opts.MinTriggerGap - time.Since(lastStart)
+			if wait <= 0 {
+				start()
+				ticker.Reset(m.opts.Interval)
+				continue
+			}
+			pending = time.NewTimer(wait)
+			pendingC = pending.C
 		}
 	}
 }
 
 // round runs every probe concurrently under one deadline and observes them.
 func (m *Monitor) round(ctx context.Context) {
+	started := m.now()
 	rctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
 	defer cancel()
 	results := make([]probe.Result, len(m.probers))
@@ -182,45 +272,82 @@ func (m *Monitor) round(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: a canceled round says nothing about IRIS
 	}
-	m.logProbes(results)
 	m.mu.Lock()
-	m.publishLocked(m.machine.Observe(m.now(), results...))
+	next, applied := m.machine.Observe(started, m.now(), results...)
+	if applied {
+		m.publishLocked(next, results)
+	} else {
+		m.queue(event{results: results})
+	}
 	m.mu.Unlock()
-	m.rounds.Add(1)
-	if m.opts.OnRound != nil {
-		m.opts.OnRound(results)
+	if applied {
+		m.rounds.Add(1)
+	} else {
+		m.superseded.Add(1)
 	}
 }
 
-// watchdog marks the state stale when rounds stop finishing, whatever the
-// poll loop is stuck on.
-func (m *Monitor) watchdog(ctx context.Context) {
-	period := m.opts.Checker.StaleAfter / 4
-	if period <= 0 {
-		return
+// publishLocked stores next for the readers, wakes the followers and
+// queues the event for the notifier. Nothing here can block.
+func (m *Monitor) publishLocked(next *checker.Snapshot, results []probe.Result) {
+	prev := m.cur.Swap(next)
+	close(m.changed)
+	m.changed = make(chan struct{})
+	m.queue(event{prev: prev, next: next, results: results})
+}
+
+// queue hands e to the notifier, or counts it lost when the notifier is
+// that far behind: a snapshot never waits for its logs.
+func (m *Monitor) queue(e event) {
+	select {
+	case m.events <- e:
+	default:
+		m.lostEvents.Add(1)
 	}
-	t := time.NewTicker(period)
-	defer t.Stop()
+}
+
+// notify tells logs, metrics and watchers about each event in order, and
+// at the end about what is still queued.
+func (m *Monitor) notify(ctx context.Context) {
 	for {
 		select {
+		case e := <-m.events:
+			m.tell(e)
 		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.mu.Lock()
-			if s, changed := m.machine.Tick(m.now()); changed {
-				m.publishLocked(s)
+			for {
+				select {
+				case e := <-m.events:
+					m.tell(e)
+				default:
+					return
+				}
 			}
-			m.mu.Unlock()
 		}
 	}
 }
 
-func (m *Monitor) publishLocked(next *checker.Snapshot) {
-	prev := m.cur.Swap(next)
-	if prev != nil && (prev.Role != next.Role || prev.Routable != next.Routable) {
-		ev := m.opts.Logger.Info()
+func (m *Monitor) tell(e event) {
+	if e.results != nil && m.opts.OnRound != nil {
+		m.opts.OnRound(e.results)
+	}
+	if e.next == nil {
+		return
+	}
+	if e.results != nil {
+		m.logProbes(e.results)
+	}
+	m.logChange(e.prev, e.next)
+	for _, w := range m.watchers {
+		w(e.prev, e.next)
+	}
+}
+
+func (m *Monitor) logChange(prev, next *checker.Snapshot) {
+	log := m.opts.Logger
+	if prev.Role != next.Role || prev.Routable != next.Routable {
+		ev := log.Info()
 		if next.Role == checker.Down || next.Role == checker.Unknown {
-			ev = m.opts.Logger.Warn()
+			ev = log.Warn()
 		}
 		ev.Str("member", m.opts.Member).
 			Str("previous_role", string(prev.Role)).
@@ -229,17 +356,21 @@ func (m *Monitor) publishLocked(next *checker.Snapshot) {
 			Str("reason", next.Reason).
 			Msg("role changed")
 	}
-	if prev != nil && prev.Conflict != next.Conflict {
+	if prev.Conflict != next.Conflict {
 		if next.Conflict != "" {
-			m.opts.Logger.Warn().Str("member", m.opts.Member).Str("role", string(next.Role)).
+			log.Warn().Str("member", m.opts.Member).Str("role", string(next.Role)).
 				Str("conflict", next.Conflict).Msg("qlist and mirror_status disagree: not routable")
 		} else {
-			m.opts.Logger.Info().Str("member", m.opts.Member).Str("role", string(next.Role)).
-				Str("mirror", string(next.Mirror)).Msg("qlist and mirror_status agree again")
+			log.Info().Str("member", m.opts.Member).Str("role", string(next.Role)).
+				Str("mirror", string(next.MirrorRole)).Msg("qlist and mirror_status agree again")
 		}
 	}
-	for _, w := range m.watchers {
-		w(prev, next)
+	if prev.Maintenance != next.Maintenance || prev.MaintenanceSource != next.MaintenanceSource {
+		ev := log.Info().Str("member", m.opts.Member).Bool("maintenance", next.Maintenance)
+		if next.Maintenance {
+			ev = ev.Str("source", next.MaintenanceSource)
+		}
+		ev.Msg("maintenance")
 	}
 }
 
@@ -265,3 +396,18 @@ func (m *Monitor) logProbes(results []probe.Result) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// waitTimeout waits for wg at most d.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// Interval is the time between rounds.
+func (m *Monitor) Interval() time.Duration { return m.opts.Interval }

@@ -16,7 +16,7 @@ import (
 func opts(interval time.Duration) Options {
 	return Options{
 		Member: "t", Interval: interval, Timeout: interval,
-		Checker: checker.Config{Rise: 1, Fall: 1, StaleAfter: 3 * interval},
+		Checker: checker.Config{Rise: 1, Fall: 1, Lease: 2 * interval},
 		Logger:  zerolog.Nop(),
 	}
 }
@@ -70,7 +70,7 @@ func TestPublishesAndReadersNeverCallProbes(t *testing.T) {
 				case <-stop:
 					return
 				default:
-					_ = m.Snapshot().Evaluate(checker.CheckPrimary)
+					_ = m.Snapshot().Verdict(checker.AskPrimary, time.Now())
 				}
 			}
 		}()
@@ -85,34 +85,129 @@ func TestPublishesAndReadersNeverCallProbes(t *testing.T) {
 	if n := calls.Load(); n < 3 || n > 20 {
 		t.Fatalf("%d probe calls in ~0.5 s at a 50 ms interval", n)
 	}
-	if maxInFlight.Load() != 1 {
-		t.Fatalf("%d probes in flight at once, want 1", maxInFlight.Load())
+	if n := maxInFlight.Load(); n > int64(m.maxInFlight) {
+		t.Fatalf("%d probes in flight at once, cap %d", n, m.maxInFlight)
 	}
 }
 
-func TestStalledLoopBecomesUnknown(t *testing.T) {
+// TestStalledRoundFailsClosedWithinTheLease: a probe that ignores its
+// deadline stops every round from finishing; no goroutine needs to notice
+// for /primary to fail, because the last snapshot's lease runs out.
+func TestStalledRoundFailsClosedWithinTheLease(t *testing.T) {
 	block := make(chan struct{})
 	var first atomic.Bool
+	o := opts(20 * time.Millisecond)
 	m := New([]Prober{mirror(func(ctx context.Context) probe.Result {
 		if first.CompareAndSwap(false, true) {
 			return probe.Result{Outcome: probe.Primary, Reason: "ok"}
 		}
 		<-block // a probe that ignores its deadline
 		return probe.Result{Outcome: probe.Primary, Reason: "late"}
-	})}, opts(20*time.Millisecond))
+	})}, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = m.Run(ctx); close(done) }()
 	waitFor(t, 2*time.Second, func() bool { return m.Snapshot().Routable }, "primary")
-	waitFor(t, 2*time.Second, func() bool { return m.Snapshot().Role == checker.Unknown }, "stale -> unknown")
 	s := m.Snapshot()
-	if s.Routable || s.Fresh || s.Evaluate(checker.CheckLive).OK {
-		t.Fatalf("stale snapshot still routable or live: %+v", s)
+	// The lease is read, not published: the snapshot itself stays as it was.
+	lease := s.Started.Add(o.Checker.Lease)
+	if !s.Expires.Equal(lease) {
+		t.Fatalf("expires %v, want started + lease %v", s.Expires, lease)
+	}
+	waitFor(t, 2*time.Second, func() bool { return !time.Now().Before(lease) }, "the lease's end")
+	for _, q := range checker.Questions() {
+		if v := m.Snapshot().Verdict(q, time.Now()); v.OK || !v.Stale {
+			t.Errorf("%s after the lease: %+v", q, v)
+		}
+	}
+	waitFor(t, 2*time.Second, func() bool { return m.Stats().Skipped > 0 }, "rounds skipped at the cap")
+	if st := m.Stats(); st.InFlight > int64(m.maxInFlight) {
+		t.Errorf("stalled rounds beyond the cap: %+v", st)
 	}
 	cancel()
 	close(block)
 	<-done
 }
+
+// TestSlowAnswerIsOvertaken: one mirror_status answer slower than the
+// interval (a latency spike) is overtaken by the next round's: the member
+// stays routable throughout, and the slow round's late timeout is
+// superseded rather than taken for news.
+func TestSlowAnswerIsOvertaken(t *testing.T) {
+	o := opts(50 * time.Millisecond)
+	o.Timeout = 500 * time.Millisecond
+	o.Checker.Lease = o.Interval + o.Timeout
+	var calls atomic.Int64
+	m := New([]Prober{mirror(func(ctx context.Context) probe.Result {
+		if calls.Add(1) == 3 {
+			<-ctx.Done() // this one answers only at its deadline
+			return probe.Result{Outcome: probe.Error, Reason: "mirror_status timeout"}
+		}
+		return probe.Result{Outcome: probe.Primary, Reason: "ok"}
+	})}, o)
+	var mu sync.Mutex
+	var published []bool
+	m.Watch(func(_, next *checker.Snapshot) {
+		mu.Lock()
+		published = append(published, next.Routable)
+		mu.Unlock()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = m.Run(ctx); close(done) }()
+	waitFor(t, 5*time.Second, func() bool { return m.Stats().Superseded >= 1 }, "the slow round to finish late")
+	if v := m.Snapshot().Verdict(checker.AskPrimary, time.Now()); !v.OK {
+		t.Errorf("after the slow round: %+v", v)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for i, r := range published[1:] {
+		if !r {
+			t.Fatalf("publication %d was not routable: %v", i+1, published)
+		}
+	}
+}
+
+// TestBlockedWatcherAndLogDoNotHoldAnswers: a watcher that never returns
+// and a log whose writer blocks change nothing for the readers.
+func TestBlockedWatcherAndLogDoNotHoldAnswers(t *testing.T) {
+	o := opts(20 * time.Millisecond)
+	stuck := make(chan struct{})
+	defer close(stuck)
+	o.Logger = zerolog.New(blockingWriter(stuck))
+	var primary atomic.Bool
+	primary.Store(true)
+	m := New([]Prober{mirror(func(ctx context.Context) probe.Result {
+		if primary.Load() {
+			return probe.Result{Outcome: probe.Primary, Reason: "ok"}
+		}
+		return probe.Result{Outcome: probe.NotPrimary, Reason: "mirror_status 503 FAILED"}
+	})}, o)
+	m.Watch(func(_, _ *checker.Snapshot) { <-stuck })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = m.Run(ctx); close(done) }()
+	waitFor(t, 2*time.Second, func() bool { return m.Snapshot().Routable }, "primary")
+	primary.Store(false)
+	waitFor(t, 2*time.Second, func() bool { return m.Snapshot().Role == checker.Standby }, "standby despite a stuck watcher and log")
+	m.SetMaintenance(true, "test")
+	m.Drain()
+	if s := m.Snapshot(); !s.Draining || !s.Maintenance {
+		t.Fatalf("maintenance and drain must not wait for the notifier: %+v", s)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}
+
+type blockingWriter chan struct{}
+
+func (b blockingWriter) Write(p []byte) (int, error) { <-b; return len(p), nil }
 
 func TestTriggerProbesEarly(t *testing.T) {
 	var calls atomic.Int64

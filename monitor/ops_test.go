@@ -62,16 +62,15 @@ func TestSetMaintenancePublishesOnce(t *testing.T) {
 	m := New([]Prober{mirror(func(ctx context.Context) probe.Result {
 		return probe.Result{Outcome: probe.Primary, Reason: "ok"}
 	})}, opts(time.Hour))
-	var published atomic.Int64
-	m.Watch(func(prev, next *checker.Snapshot) { published.Add(1) })
+	seq0 := m.Snapshot().Seq
 	m.SetMaintenance(true, "drain file /x")
 	m.SetMaintenance(true, "drain file /x") // no change: no publication
 	s := m.Snapshot()
-	if !s.Maintenance || s.Evaluate(checker.CheckPrimary).Reason != checker.ReasonMaintenance {
+	if !s.Maintenance || s.Verdict(checker.AskPrimary, time.Now()).Reason != checker.ReasonMaintenance {
 		t.Fatalf("%+v", s)
 	}
 	m.SetMaintenance(false, "")
-	if m.Snapshot().Maintenance || published.Load() != 2 {
-		t.Fatalf("maintenance %v, %d publications, want 2", m.Snapshot().Maintenance, published.Load())
+	if published := m.Snapshot().Seq - seq0; m.Snapshot().Maintenance || published != 2 {
+		t.Fatalf("maintenance %v, %d publications, want 2", m.Snapshot().Maintenance, published)
 	}
 }

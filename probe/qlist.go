@@ -105,16 +105,72 @@ func (q *QList) Classify() (Outcome, string) {
 	if q.State != "" && q.State != "ok" {
 		desc += ", state " + safeText(q.State, 16)
 	}
+	if q.MirrorRole() == MirrorPrimary {
+		return Primary, desc + ", " + q.MirrorText()
+	}
+	return NotPrimary, desc + ", " + q.MirrorText()
+}
+
+// MirrorRole is the member's place in the mirror as iris qlist reports it.
+// It refines the role mirror_status decides, and is empty without qlist.
+type MirrorRole string
+
+const (
+	// MirrorUnknown: no qlist configured, or no usable qlist answer.
+	MirrorUnknown MirrorRole = ""
+	// MirrorPrimary: mirror status Primary.
+	MirrorPrimary MirrorRole = "primary"
+	// MirrorBackup: the failover backup (mirror status Backup).
+	MirrorBackup MirrorRole = "backup"
+	// MirrorAsync: member type Disaster Recovery (or reporting), or status
+	// Connected.
+	MirrorAsync MirrorRole = "async"
+	// MirrorTransition: taking over or giving up the primary role; never
+	// routable.
+	MirrorTransition MirrorRole = "transition"
+	// MirrorInactive: a failover member that is not an active backup yet
+	// (Synchronizing, Waiting, Down, Not Initialized).
+	MirrorInactive MirrorRole = "inactive"
+	// MirrorNone: the instance is not a mirror member.
+	MirrorNone MirrorRole = "none"
+)
+
+// MirrorRoles lists every mirror role, MirrorUnknown first.
+func MirrorRoles() []MirrorRole {
+	return []MirrorRole{MirrorUnknown, MirrorPrimary, MirrorBackup, MirrorAsync, MirrorTransition, MirrorInactive, MirrorNone}
+}
+
+// MirrorRole reads the mirror role from the line; a nil line or a down
+// instance is MirrorUnknown.
+func (q *QList) MirrorRole() MirrorRole {
+	switch {
+	case q == nil || q.StatusWord() == "down":
+		return MirrorUnknown
+	case strings.EqualFold(q.MirrorStatus, "Transition") || strings.Contains(strings.ToLower(q.Status), "primary transition"):
+		return MirrorTransition
+	case strings.EqualFold(q.MirrorStatus, "Primary"):
+		return MirrorPrimary
+	case strings.EqualFold(q.MirrorStatus, "Backup"):
+		return MirrorBackup
+	case strings.EqualFold(q.MirrorStatus, "Connected"), q.MemberType != "" && !strings.EqualFold(q.MemberType, "Failover"):
+		return MirrorAsync
+	case q.MemberType == "":
+		return MirrorNone
+	default:
+		return MirrorInactive
+	}
+}
+
+// MirrorText says in a few words what the line says of the mirror, such
+// as "Failover Backup" or "not a mirror member"; safe to show.
+func (q *QList) MirrorText() string {
 	switch {
 	case q.MemberType == "":
-		return NotPrimary, desc + ", not a mirror member"
-	case strings.EqualFold(q.MirrorStatus, "Primary"):
-		return Primary, desc + ", " + safeText(q.MemberType, 24) + " Primary"
+		return "not a mirror member"
 	case q.MirrorStatus == "":
-		return NotPrimary, desc + ", " + safeText(q.MemberType, 24) + " member, no mirror status"
-	default:
-		return NotPrimary, desc + ", " + safeText(q.MemberType, 24) + " " + safeText(q.MirrorStatus, 24)
+		return safeText(q.MemberType, 24) + " member, no mirror status"
 	}
+	return safeText(q.MemberType, 24) + " " + safeText(q.MirrorStatus, 24)
 }
 
 // QListTarget says which binary to run for which instance.

@@ -13,16 +13,21 @@ import (
 	"github.com/irismirror/iris-mirror-agent/endpoint"
 )
 
+// checkUserAgent is the User-Agent of check and healthcheck; the
+// external-check mode sends httpapi.ExternalCheckUserAgent, so the agent
+// counts its checks apart.
+const checkUserAgent = "iris-mirror-agent-check"
+
 // askAgent GETs an agent endpoint and returns the status code and the first
 // line of the body. It uses no proxy and no connection pool: one request,
 // one connection, bounded by timeout. tlsOpts apply to an https URL.
-func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions) (int, string, error) {
+func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, ua string) (int, string, error) {
 	tlsConf, err := endpoint.ClientTLS(tlsOpts)
 	if err != nil {
 		return 0, "", err
 	}
 	if strings.HasPrefix(url, "http://") {
-		return askPlain(ctx, url, timeout) // no net/http client: see ask_plain.go
+		return askPlain(ctx, url, timeout, ua) // no net/http client: see ask_plain.go
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -30,7 +35,7 @@ func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts en
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("User-Agent", userAgent(ctx))
+	req.Header.Set("User-Agent", ua)
 	client := &http.Client{
 		Transport: &http.Transport{
 			Proxy:             nil,
@@ -51,8 +56,8 @@ func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts en
 
 // askAndReport asks url and prints one line: pass or fail, then what the
 // agent said (or why it could not be asked). It returns ExitOK on a 200.
-func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, pass, fail, subject string) int {
-	code, line, err := askAgent(ctx, url, timeout, tlsOpts)
+func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, ua, pass, fail, subject string) int {
+	code, line, err := askAgent(ctx, url, timeout, tlsOpts, ua)
 	msg := describeAsk(displayURL(url), code, line, err)
 	if subject != "" {
 		msg = subject + " " + msg

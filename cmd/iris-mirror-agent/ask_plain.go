@@ -20,7 +20,7 @@ import (
 // goroutines wake more threads) is a measurable part of that process's CPU
 // (BENCHMARKS.md, "haproxy external-check"). HTTP/1.0 keeps the answer
 // plain: no chunked body, the server closes after it.
-func askPlain(ctx context.Context, rawURL string, timeout time.Duration) (int, string, error) {
+func askPlain(ctx context.Context, rawURL string, timeout time.Duration, ua string) (int, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return 0, "", err
@@ -42,7 +42,7 @@ func askPlain(ctx context.Context, rawURL string, timeout time.Duration) (int, s
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
-	req := "GET " + u.RequestURI() + " HTTP/1.0\r\nHost: " + u.Host + "\r\nUser-Agent: " + userAgent(ctx) + "\r\n\r\n"
+	req := "GET " + u.RequestURI() + " HTTP/1.0\r\nHost: " + u.Host + "\r\nUser-Agent: " + ua + "\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
 		return 0, "", err
 	}

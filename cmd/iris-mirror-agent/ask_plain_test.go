@@ -16,7 +16,7 @@ import (
 // askNetHTTP is askAgent's net/http path, forced for an http:// URL, so
 // the plain client can be compared with it.
 func askNetHTTP(ctx context.Context, url string, timeout time.Duration) (int, string, error) {
-	return askAgent(ctx, "HTTP"+strings.TrimPrefix(url, "http"), timeout, endpoint.TLSOptions{})
+	return askAgent(ctx, "HTTP"+strings.TrimPrefix(url, "http"), timeout, endpoint.TLSOptions{}, checkUserAgent)
 }
 
 func TestAskPlainMatchesNetHTTP(t *testing.T) {
@@ -36,13 +36,13 @@ func TestAskPlainMatchesNetHTTP(t *testing.T) {
 		case "/redirect":
 			http.Redirect(w, r, "/primary", http.StatusFound)
 		case "/query":
-			io.WriteString(w, r.URL.RawQuery+" "+r.UserAgent()+"\n") // both clients send userAgent(ctx)
+			io.WriteString(w, r.URL.RawQuery+" "+r.UserAgent()+"\n") // both clients send the User-Agent they are given
 		}
 	}))
 	defer srv.Close()
 	for _, path := range []string{"/primary", "/standby", "/empty", "/noeol", "/big", "/redirect", "/query?a=1&b=2", "/nope"} {
 		url := srv.URL + path
-		pc, pl, perr := askPlain(context.Background(), url, 2*time.Second)
+		pc, pl, perr := askPlain(context.Background(), url, 2*time.Second, checkUserAgent)
 		nc, nl, nerr := askNetHTTP(context.Background(), url, 2*time.Second)
 		if perr != nil || nerr != nil || pc != nc || pl != nl {
 			t.Errorf("%s: plain %d %q %v, net/http %d %q %v", path, pc, pl, perr, nc, nl, nerr)
@@ -57,7 +57,7 @@ func TestAskPlainFailures(t *testing.T) {
 	}
 	refused := ln.Addr().String()
 	ln.Close()
-	if _, _, err := askPlain(context.Background(), "http://"+refused+"/primary", time.Second); err == nil || !strings.Contains(err.Error(), "refused") {
+	if _, _, err := askPlain(context.Background(), "http://"+refused+"/primary", time.Second, checkUserAgent); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("refused: %v", err)
 	}
 
@@ -77,7 +77,7 @@ func TestAskPlainFailures(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	_, _, err = askPlain(context.Background(), "http://"+hang.Addr().String()+"/primary", 300*time.Millisecond)
+	_, _, err = askPlain(context.Background(), "http://"+hang.Addr().String()+"/primary", 300*time.Millisecond, checkUserAgent)
 	if err == nil || !strings.Contains(err.Error(), "timeout") || time.Since(start) > 3*time.Second {
 		t.Errorf("hang: %v after %v", err, time.Since(start))
 	}
@@ -95,10 +95,10 @@ func TestAskPlainFailures(t *testing.T) {
 			c.Close()
 		}
 	}()
-	if _, _, err := askPlain(context.Background(), "http://"+junk.Addr().String()+"/", time.Second); err == nil || !strings.Contains(err.Error(), "malformed HTTP status line") {
+	if _, _, err := askPlain(context.Background(), "http://"+junk.Addr().String()+"/", time.Second, checkUserAgent); err == nil || !strings.Contains(err.Error(), "malformed HTTP status line") {
 		t.Errorf("junk: %v", err)
 	}
-	if _, _, err := askPlain(context.Background(), "https://127.0.0.1/", time.Second); err == nil {
+	if _, _, err := askPlain(context.Background(), "https://127.0.0.1/", time.Second, checkUserAgent); err == nil {
 		t.Error("https must not go through the plain client")
 	}
 }

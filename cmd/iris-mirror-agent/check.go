@@ -24,7 +24,7 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if cfg.Direct {
 		return checkDirect(ctx, cfg, stdout, stderr)
 	}
-	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), "OK", "FAIL", "")
+	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), checkUserAgent, "OK", "FAIL", "")
 }
 
 // checkDirect probes IRIS with the same probes serve uses: pass iff

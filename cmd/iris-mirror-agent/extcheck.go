@@ -25,6 +25,5 @@ func runExternalCheck(ctx context.Context, inv haproxy.Invocation, confPath stri
 		fmt.Fprintf(stdout, "FAIL %v\n", err)
 		return ExitFail
 	}
-	ctx = withUserAgent(ctx, httpapi.ExternalCheckUserAgent)
-	return askAndReport(ctx, stdout, url, cfg.Timeout, endpoint.TLSOptions{CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, InsecureSkipVerify: cfg.InsecureSkipVerify}, "OK", "FAIL", inv.ServerName)
+	return askAndReport(ctx, stdout, url, cfg.Timeout, endpoint.TLSOptions{CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, InsecureSkipVerify: cfg.InsecureSkipVerify}, httpapi.ExternalCheckUserAgent, "OK", "FAIL", inv.ServerName)
 }

@@ -20,5 +20,5 @@ func runHealthcheck(ctx context.Context, args, environ []string, stdout, stderr 
 		fmt.Fprintf(stderr, "iris-mirror-agent healthcheck: %v\n", err)
 		return ExitFail
 	}
-	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), "healthy", "unhealthy", "")
+	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), checkUserAgent, "healthy", "unhealthy", "")
 }

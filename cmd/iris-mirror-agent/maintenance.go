@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/irismirror/iris-mirror-agent/admin"
 	"github.com/irismirror/iris-mirror-agent/config"
 )
 
@@ -28,5 +29,5 @@ func runMaintenance(ctx context.Context, args, environ []string, stdout, stderr 
 		fmt.Fprintf(stderr, "iris-mirror-agent maintenance: %v\n", err)
 		return ExitUsage
 	}
-	return adminCommand(ctx, cfg, "maintenance "+rest[0], stdout)
+	return adminCommand(ctx, cfg, admin.Command("maintenance "+rest[0]), stdout)
 }

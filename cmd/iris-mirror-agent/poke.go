@@ -30,12 +30,12 @@ func runPoke(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "iris-mirror-agent poke: %v\n", err)
 		return ExitUsage
 	}
-	return adminCommand(ctx, cfg, "poke", stdout)
+	return adminCommand(ctx, cfg, admin.Poke, stdout)
 }
 
 // adminCommand sends one command to the agent's admin socket and prints
 // the answer; it exits 0 when the agent said ok.
-func adminCommand(ctx context.Context, cfg *config.Admin, cmd string, stdout io.Writer) int {
+func adminCommand(ctx context.Context, cfg *config.Admin, cmd admin.Command, stdout io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	reply, err := admin.Send(ctx, cfg.AdminSocket, cmd)

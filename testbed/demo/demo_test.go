@@ -116,9 +116,9 @@ func TestCommands(t *testing.T) {
 	// The agents follow: ap1a is the routable primary again after r.
 	m.apply("r") //nolint:errcheck // checked above
 	deadline := time.Now().Add(5 * time.Second)
-	for !m.byName("ap1a").mon.Snapshot().Routable || m.byName("ap1b").mon.Snapshot().Routable {
+	for !m.byName("ap1a").ag.Snapshot().Routable || m.byName("ap1b").ag.Snapshot().Routable {
 		if time.Now().After(deadline) {
-			t.Fatalf("agents did not follow: ap1a %+v", m.byName("ap1a").mon.Snapshot())
+			t.Fatalf("agents did not follow: ap1a %+v", m.byName("ap1a").ag.Snapshot())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

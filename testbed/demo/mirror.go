@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -13,13 +14,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/irismirror/iris-mirror-agent/buildinfo"
+	"github.com/irismirror/iris-mirror-agent/agent"
 	"github.com/irismirror/iris-mirror-agent/checker"
-	"github.com/irismirror/iris-mirror-agent/endpoint"
-	"github.com/irismirror/iris-mirror-agent/haproxy"
-	"github.com/irismirror/iris-mirror-agent/httpapi"
-	"github.com/irismirror/iris-mirror-agent/monitor"
-	"github.com/irismirror/iris-mirror-agent/probe"
+	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
 
@@ -60,7 +57,7 @@ func memberPort(base, k, off int) int { return base + 10*k + off }
 type node struct {
 	spec                               memberSpec
 	sim                                *simulator.Member
-	mon                                *monitor.Monitor
+	ag                                 *agent.Agent
 	web, superServer, http, agent, ctl string
 }
 
@@ -129,46 +126,35 @@ func portError(err error) error {
 	return err
 }
 
-// startAgent runs what `iris-mirror-agent serve` runs, in this process:
-// the probe loop, the HTTP endpoints and the agent-check listener.
+// startAgent runs what `iris-mirror-agent serve` runs (the agent package),
+// in this process, with the demo's ports and timing.
 func (m *mirror) startAgent(ctx context.Context, n *node, interval, timeout time.Duration) error {
-	target, err := probe.NewHTTPTarget("http://"+n.web+"/csp/mirror_status.cxw", endpoint.TLSOptions{})
+	cfg, err := config.LoadServe(nil, nil, io.Discard)
 	if err != nil {
+		return err
+	}
+	cfg.Member = n.spec.name
+	cfg.MirrorStatusURL = "http://" + n.web + "/csp/mirror_status.cxw"
+	cfg.SuperServer = n.superServer
+	cfg.HTTPListen, cfg.AgentListen = n.http, n.agent
+	cfg.Interval, cfg.Timeout = interval, timeout
+	cfg.ShutdownDelay = 0
+	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%s agent: %w", n.spec.name, err)
 	}
-	probers := []monitor.Prober{
-		{Spec: checker.ProbeSpec{Name: probe.MirrorStatusName, Target: target.Display},
-			Run: func(ctx context.Context) probe.Result { return probe.MirrorStatus(ctx, target) }},
-		{Spec: checker.ProbeSpec{Name: probe.SuperServerName, Target: n.superServer},
-			Run: func(ctx context.Context) probe.Result { return probe.SuperServer(ctx, n.superServer) }},
+	a, err := agent.New(cfg, agent.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		return portError(fmt.Errorf("%s agent: %w", n.spec.name, err))
 	}
-	n.mon = monitor.New(probers, monitor.Options{
-		Member: n.spec.name, Interval: interval, Timeout: timeout,
-		Checker: checker.Config{Rise: 2, Fall: 3, StaleAfter: 3 * max(interval, timeout)},
-		Logger:  zerolog.Nop(),
-	})
+	n.ag = a
 	name := n.spec.name
-	n.mon.Watch(func(prev, next *checker.Snapshot) {
+	a.Watch(func(prev, next *checker.Snapshot) {
 		if prev != nil && (prev.Role != next.Role || prev.Routable != next.Routable) {
 			m.events.add(event{at: next.At, member: name, from: prev.Role, to: next.Role, routable: next.Routable, reason: next.Reason})
 		}
 	})
-	httpLn, err := net.Listen("tcp", n.http)
-	if err != nil {
-		return portError(fmt.Errorf("%s agent http: %w", name, err))
-	}
-	agentLn, err := net.Listen("tcp", n.agent)
-	if err != nil {
-		httpLn.Close()
-		return portError(fmt.Errorf("%s agent-check: %w", name, err))
-	}
-	m.serve(httpLn, httpapi.NewServer(&httpapi.Handler{Snapshot: n.mon.Snapshot, Info: httpapi.Info{
-		Member: name, Version: buildinfo.Get(), Interval: interval, Timeout: timeout, Rise: 2, Fall: 3,
-	}}))
-	as := &haproxy.AgentServer{Snapshot: n.mon.Snapshot, Logger: zerolog.Nop(), Acceptors: 1}
-	m.wg.Add(2)
-	go func() { defer m.wg.Done(); _ = n.mon.Run(ctx) }()
-	go func() { defer m.wg.Done(); _ = as.Serve(ctx, agentLn) }()
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); _ = a.Run(ctx) }()
 	return nil
 }
 

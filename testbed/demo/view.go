@@ -57,7 +57,7 @@ func (s *screen) resolveByAgents() {
 		return
 	}
 	for _, n := range s.m.members(a.set) {
-		if n.mon.Snapshot().Routable {
+		if n.ag.Snapshot().Verdict(checker.AskPrimary, time.Now()).OK {
 			return
 		}
 	}
@@ -73,15 +73,14 @@ func (s *screen) rows(stats haproxyclient.ServerStats) []row {
 	now := time.Now()
 	var out []row
 	for _, n := range s.m.nodes {
-		snap := n.mon.Snapshot()
+		snap := n.ag.Snapshot()
 		r := row{
 			set: n.spec.set, member: n.spec.name, iris: string(n.sim.State()),
 			role: string(snap.Role), routable: "no", since: age(now.Sub(snap.Since)),
 		}
-		if snap.Routable {
+		if v := snap.Verdict(checker.AskPrimary, time.Now()); v.OK {
 			r.routable = "yes"
-		}
-		if v := snap.Evaluate(checker.CheckPrimary); !v.OK {
+		} else {
 			r.reason = v.Reason
 		}
 		switch {

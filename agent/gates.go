@@ -1,7 +1,6 @@
-package main
+package agent
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -14,17 +13,19 @@ import (
 	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/gate"
 	"github.com/irismirror/iris-mirror-agent/httpapi"
-	"github.com/irismirror/iris-mirror-agent/monitor"
+	"github.com/irismirror/iris-mirror-agent/metrics"
 )
 
-// gates are serve's --gate ports, following the monitor's snapshots.
-type gates []*gate.Gate
+// followedGate is a gate and the question that opens it.
+type followedGate struct {
+	*gate.Gate
+	question checker.Question
+}
 
-// setupGates builds the configured gates, counting with counter (may be
-// nil), and has them follow mon (call before mon runs). Each LISTEN is
-// bound once and released, so a port in use fails at start like the other
-// listeners; a gate only listens while its role allows.
-func setupGates(cfg *config.Serve, mon *monitor.Monitor, counter gate.Counter, log zerolog.Logger) (gates, error) {
+// buildGates builds the configured gates, counting with reg (may be nil).
+// Each LISTEN is bound once and released, so a port in use fails at start
+// like the other listeners; a gate only listens while its verdict allows.
+func buildGates(cfg *config.Serve, reg *metrics.Registry, log zerolog.Logger) ([]*followedGate, error) {
 	specs, err := cfg.GateSpecs()
 	if err != nil {
 		return nil, err
@@ -36,15 +37,19 @@ func setupGates(cfg *config.Serve, mon *monitor.Monitor, counter gate.Counter, l
 		}
 		ln.Close()
 	}
+	var counter gate.Counter
+	if reg != nil {
+		counter = reg
+	}
 	maxSessions := gateSessionCap(cfg.GateMaxSessions, len(specs), log)
-	var gs gates
+	var gs []*followedGate
 	for _, s := range specs {
-		check := checker.CheckPrimary
+		q := checker.AskPrimary
 		if s.Role == config.GateRoleStandby {
-			check = checker.CheckStandby
+			q = checker.AskStandby
 		}
 		g, err := gate.New(gate.Config{
-			Listen: s.Listen, Target: s.Target, Check: check,
+			Listen: s.Listen, Target: s.Target, OpensOn: q.String(),
 			Drain: cfg.GateDrain, ConnectTimeout: cfg.GateConnectTimeout, MaxSessions: maxSessions,
 			Member: cfg.Member, Logger: log, Counter: counter,
 		})
@@ -52,15 +57,8 @@ func setupGates(cfg *config.Serve, mon *monitor.Monitor, counter gate.Counter, l
 			return nil, fmt.Errorf("--gate %s=%s: %w", s.Listen, s.Target, err)
 		}
 		log.Info().Str("member", cfg.Member).Str("listen", s.Listen).Str("target", s.Target).
-			Str("opens_on", check.String()).Stringer("drain", cfg.GateDrain).Msg("gate configured")
-		gs = append(gs, g)
-	}
-	if len(gs) > 0 {
-		mon.Watch(func(_, next *checker.Snapshot) {
-			for _, g := range gs {
-				g.Update(next)
-			}
-		})
+			Str("opens_on", q.String()).Stringer("drain", cfg.GateDrain).Msg("gate configured")
+		gs = append(gs, &followedGate{Gate: g, question: q})
 	}
 	return gs, nil
 }
@@ -96,35 +94,4 @@ func openFileLimit() (int, bool) {
 		return 0, false
 	}
 	return int(min(lim.Cur, math.MaxInt32)), true
-}
-
-// gateCounter is what the gates count their traffic with: the metrics
-// registry, or nil with --metrics=false.
-func gateCounter(o *ops) gate.Counter {
-	if o.reg == nil {
-		return nil
-	}
-	return o.reg
-}
-
-// run starts every gate in the group.
-func (gs gates) run(grp *group) {
-	for _, g := range gs {
-		grp.Go(func(ctx context.Context) error { return g.Run(ctx) })
-	}
-}
-
-// status is the "gates" part of /status, or nil when there is no gate (so
-// /status stays rendered once per snapshot).
-func (gs gates) status() func() any {
-	if len(gs) == 0 {
-		return nil
-	}
-	return func() any {
-		out := make([]gate.Stats, len(gs))
-		for i, g := range gs {
-			out[i] = g.Stats()
-		}
-		return out
-	}
 }
