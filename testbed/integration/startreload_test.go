@@ -23,10 +23,10 @@ import (
 // start.
 const startReloadEvery = 5 * time.Millisecond
 
-// haproxyCycle is one start or reload and the connections begun during it.
+// haproxyCycle is one start or reload (from the stop before a cold start,
+// or from the reload) and the connections begun during it.
 type haproxyCycle struct {
 	what    string
-	from    time.Time // the stop before a cold start, or the reload
 	samples []itest.Sample
 }
 
@@ -37,7 +37,6 @@ type startReloadRig struct {
 	l     *layout
 	h     *itest.HAProxy
 	s     *itest.Sampler
-	start time.Time
 	marks []time.Time
 	whats []string
 }
@@ -50,7 +49,6 @@ func newStartReloadRig(t *testing.T, example string, env ...string) *startReload
 	waitRouted(t, l.front+":1972", "ap1a", 5*time.Second)
 	r.s = &itest.Sampler{Every: startReloadEvery, Ask: itest.WhoAsk(l.front+":1972", 3*time.Second)}
 	r.s.Start(5 * time.Minute)
-	r.start = time.Now()
 	return r
 }
 
@@ -92,7 +90,7 @@ func (r *startReloadRig) cycles() []haproxyCycle {
 		if i+1 < len(r.marks) {
 			to = r.marks[i+1]
 		}
-		out = append(out, haproxyCycle{what: r.whats[i], from: from, samples: between(samples, from, to)})
+		out = append(out, haproxyCycle{what: r.whats[i], samples: between(samples, from, to)})
 	}
 	return out
 }
