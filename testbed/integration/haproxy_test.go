@@ -20,6 +20,21 @@ type failoverBounds struct {
 // The agent runs at --interval 250ms --timeout 500ms in these tests.
 var fastAgent = []string{"--interval", "250ms", "--timeout", "500ms"}
 
+// exampleAgent is the agent flags an example's "# agent:" line names for
+// member m (gates, ports), with fastAgent's timings last.
+func exampleAgent(t *testing.T, example string) func(m *itest.Member) []string {
+	return func(m *itest.Member) []string {
+		return append(itest.ExampleAgentFlags(t, example, m), fastAgent...)
+	}
+}
+
+// startExampleLayout is the reference layout with each agent running the
+// flags example names.
+func startExampleLayout(t *testing.T, example string) *layout {
+	t.Helper()
+	return startLayoutFlags(t, exampleAgent(t, example))
+}
+
 func TestHAProxyAgentCheck(t *testing.T) {
 	runHAProxyFailover(t, "haproxy/agent-check.cfg", failoverBounds{firstNew: time.Second, lastOld: 750 * time.Millisecond, hang: 1500 * time.Millisecond}, true)
 }
@@ -36,7 +51,7 @@ func TestHAProxyExternalCheck(t *testing.T) {
 // reference layout and drives the planned switch, primary down and primary
 // hang scenarios through it, measuring from client connections.
 func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentReason bool) {
-	l := startLayout(t, fastAgent...)
+	l := startExampleLayout(t, example)
 	agentBin, _ := itest.Binaries(t)
 	h := itest.StartHAProxy(t, itest.Example(t, example), l.hosts, []string{
 		"HAPROXY_BIND_ADDR=" + l.front,

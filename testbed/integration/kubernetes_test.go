@@ -85,37 +85,10 @@ type k8sObject struct {
 // TestKubernetesExample checks the StatefulSet with the agent sidecar: the
 // pod is Ready only as primary (readiness /primary), the agent is live on
 // /live, each Service selects the pods and targets ports that exist, the
-// standby Service reaches only standby gates, and the agent's settings
-// are real.
+// primary Service reaches only primary gates and the standby Service only
+// standby gates, and the agent's settings are real.
 func TestKubernetesExample(t *testing.T) {
-	path := filepath.Join(itest.Root(t), "examples", "kubernetes", "mirror-ap1.yaml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sts *k8sObject
-	services := map[string]*k8sObject{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for {
-		var o k8sObject
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("parse: %v", err)
-		}
-		switch o.Kind {
-		case "StatefulSet":
-			sts = &o
-		case "Service":
-			services[o.Metadata.Name] = &o
-		case "":
-		default:
-			t.Errorf("unexpected kind %s", o.Kind)
-		}
-	}
-	if sts == nil {
-		t.Fatal("no StatefulSet")
-	}
+	sts, services := kubernetesObjects(t, filepath.Join(itest.Root(t), "examples", "kubernetes", "mirror-ap1.yaml"))
 	spec := sts.Spec
 	if spec.PodManagementPolicy != "Parallel" {
 		t.Error("podManagementPolicy must be Parallel: with readiness /primary a backup pod is never Ready, and OrderedReady would wait for it forever")
@@ -164,18 +137,18 @@ func TestKubernetesExample(t *testing.T) {
 	if v := env["MIRROR_AGENT_HTTP_LISTEN"]; v != "" {
 		_, httpPort, _ = net.SplitHostPort(v)
 	}
-	gates, standbyGates := map[string]bool{}, map[string]bool{}
+	gates, standbyGates := map[string]string{}, map[string]bool{} // listen -> target
 	for _, a := range agent.Args {
 		if v, ok := strings.CutPrefix(a, "--gate="); ok {
-			listen, _, _ := strings.Cut(v, "=")
-			gates[listen] = true
+			listen, target, _ := strings.Cut(v, "=")
+			gates[listen] = target
 		}
 	}
 	for _, a := range agent.Args {
 		if v, ok := strings.CutPrefix(a, "--gate-role="); ok {
 			listen, role, _ := strings.Cut(v, "=")
 			_, port, _ := net.SplitHostPort(listen)
-			if !gates[listen] {
+			if _, ok := gates[listen]; !ok {
 				t.Errorf("--gate-role %s names no --gate", listen)
 			}
 			if role == "standby" {
@@ -226,9 +199,21 @@ func TestKubernetesExample(t *testing.T) {
 	if primary == nil || primary.Spec.PublishNotReadyAddresses {
 		t.Fatal("ap1-primary must exist and route only to Ready pods (the primary)")
 	}
+	// The primary Service goes through the agent's primary gates: readiness
+	// steers, the gate refuses on a member that is not the primary (an
+	// endpoint lags readiness), and each gate reaches an IRIS port.
+	irisPorts := map[string]bool{}
+	for name, owner := range portOwner {
+		if owner != agent.Name {
+			irisPorts[strconv.Itoa(ports[name])] = true
+		}
+	}
 	for _, p := range primary.Spec.Ports {
-		if owner := portOwner[p.TargetPort.(string)]; owner != "iris" {
-			t.Errorf("ap1-primary port %s should reach IRIS itself, not %s", p.Name, owner)
+		port := strconv.Itoa(ports[p.TargetPort.(string)])
+		target, gated := gates[":"+port]
+		_, targetPort, _ := net.SplitHostPort(target)
+		if portOwner[p.TargetPort.(string)] != agent.Name || !gated || standbyGates[port] || !irisPorts[targetPort] {
+			t.Errorf("ap1-primary port %s must target one of the agent's primary gates (--gate :PORT=127.0.0.1:IRIS_PORT), not %s", p.Name, port)
 		}
 	}
 	if standby == nil || !standby.Spec.PublishNotReadyAddresses {
@@ -341,4 +326,54 @@ func TestKubernetesFencePatch(t *testing.T) {
 	if b := base.SecurityContext; b == nil || b.AllowPrivilegeEscalation || !b.ReadOnlyRootFilesystem {
 		t.Error("the base agent must forbid privilege escalation and keep a read-only root")
 	}
+}
+
+// kubernetesObjects parses a manifest: its StatefulSet and its Services.
+func kubernetesObjects(t *testing.T, path string) (*k8sObject, map[string]*k8sObject) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sts *k8sObject
+	services := map[string]*k8sObject{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var o k8sObject
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		switch o.Kind {
+		case "StatefulSet":
+			sts = &o
+		case "Service":
+			services[o.Metadata.Name] = &o
+		case "":
+		default:
+			t.Errorf("unexpected kind %s", o.Kind)
+		}
+	}
+	if sts == nil {
+		t.Fatal("no StatefulSet")
+	}
+	return sts, services
+}
+
+// kubernetesAgent is the iris-mirror-agent sidecar of a manifest's
+// StatefulSet, whose args start with serve.
+func kubernetesAgent(t *testing.T, path string) k8sContainer {
+	t.Helper()
+	sts, _ := kubernetesObjects(t, path)
+	for _, c := range sts.Spec.Template.Spec.Containers {
+		if strings.Contains(c.Image, "iris-mirror-agent") {
+			if len(c.Args) == 0 || c.Args[0] != "serve" {
+				t.Fatalf("agent args %v should start with serve", c.Args)
+			}
+			return c
+		}
+	}
+	t.Fatal("no iris-mirror-agent sidecar in the pod")
+	return k8sContainer{}
 }
