@@ -205,7 +205,7 @@ func TestHAProxyExternalCheckCommands(t *testing.T) {
 	agentBin, _ := itest.Binaries(t)
 	for _, bin := range []string{itest.CheckBinary(t), agentBin} {
 		t.Run(filepath.Base(bin), func(t *testing.T) {
-			l := startLayout(t, fastAgent...)
+			l := startExampleLayout(t, "haproxy/external-check.cfg")
 			h := itest.StartHAProxy(t, itest.Example(t, "haproxy/external-check.cfg"), l.hosts, []string{
 				"HAPROXY_BIND_ADDR=" + l.front, "IRIS_MIRROR_CHECK=" + bin,
 			})
