@@ -113,7 +113,7 @@ func New(cfg *config.Serve, opts Options) (_ *Agent, err error) {
 	if err := a.listen(); err != nil {
 		return nil, err
 	}
-	if a.gates, err = buildGates(cfg, a.reg, a.log); err != nil {
+	if a.gates, err = buildGates(cfg, a.reg, a.mon.Trigger, a.log); err != nil {
 		return nil, err
 	}
 	a.agent = &haproxy.AgentServer{Snapshot: a.mon.Snapshot, Logger: a.log, SendWait: cfg.AgentSendWait}
