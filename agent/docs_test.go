@@ -29,7 +29,7 @@ func TestMetricsAreDocumented(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}
-	families := regexp.MustCompile(`(?m)^# TYPE ` + metrics.Prefix + `(\w+) `).FindAllStringSubmatch(body, -1)
+	families := regexp.MustCompile(`(?m)^# TYPE `+metrics.Prefix+`(\w+) `).FindAllStringSubmatch(body, -1)
 	if len(families) < 10 {
 		t.Fatalf("%d families in /metrics:\n%s", len(families), body)
 	}

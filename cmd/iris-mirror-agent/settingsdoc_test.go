@@ -32,6 +32,7 @@ var settingsOf = map[string]any{
 	"status":      &statusSettings{},
 	"poke":        &adminSettings{},
 	"maintenance": &adminSettings{},
+	"fence":       &config.Fence{},
 }
 
 // settingsHeader starts the settings part of every --help (config.Usage).

@@ -45,11 +45,11 @@ func fastFlags(*itest.Member) []string { return []string{"--interval", "200ms", 
 func fastGateFlags(m *itest.Member) []string { return append(fastFlags(m), itest.GateFlags(m)...) }
 
 var balancers = []balancer{
-	{name: "haproxy agent-check.cfg (agent defaults)", config: "examples/haproxy/agent-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy agent-check.cfg (agent defaults + gates)", config: "examples/haproxy/agent-check.cfg", agents: true, flags: itest.GateFlags, observe: 3 * time.Second, start: startHAProxy},
 	{name: "haproxy httpchk.cfg (agent defaults)", config: "examples/haproxy/httpchk.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "haproxy external-check.cfg (agent defaults)", config: "examples/haproxy/external-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "**fast profile**: haproxy agent-check-fast.cfg with agents at --interval 200ms --timeout 400ms", config: "examples/haproxy/agent-check-fast.cfg", agents: true, flags: fastFlags, fast: true, observe: 3 * time.Second, start: startHAProxy},
-	{name: "haproxy agent-check.cfg (agent defaults) + poke from ^ZMIRROR", config: "examples/haproxy/agent-check.cfg", agents: true, poke: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy agent-check.cfg (agent defaults + gates) + poke from ^ZMIRROR", config: "examples/haproxy/agent-check.cfg", agents: true, flags: itest.GateFlags, poke: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "fast profile + poke from ^ZMIRROR", config: "examples/haproxy/agent-check-fast.cfg", agents: true, flags: fastFlags, poke: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "nginx http-gate.conf (agent defaults + gates)", config: "examples/nginx/http-gate.conf", agents: true, flags: itest.GateFlags, observe: 3 * time.Second, start: startNginx},
 	{name: "nginx http-gate.conf (agents at --interval 200ms --timeout 400ms + gates)", config: "examples/nginx/http-gate.conf", agents: true, flags: fastGateFlags, observe: 3 * time.Second, start: startNginx},
@@ -63,6 +63,7 @@ func startHAProxy(t *testing.T, e *env, l *failLayout, config string) func(conte
 	itest.StartHAProxy(t, config, l.hosts, []string{
 		"HAPROXY_BIND_ADDR=" + l.front,
 		"IRIS_MIRROR_AGENT=" + e.agent,
+		"IRIS_MIRROR_CHECK=" + itest.CheckBinary(t),
 		"IRIS_CHECK_SCRIPT=" + e.script,
 	})
 	return itest.TCPAsk(l.front+":1972", 400*time.Millisecond)

@@ -215,8 +215,9 @@ func TestNoEndpointChangesState(t *testing.T) {
 		n, len(methods), len(paths), len(bodies), probes, elapsed.Round(time.Millisecond))
 }
 
-// stableStatus is /status without what changes by itself: times, latency,
-// the lease's end, and counters (rounds run, agent-checks answered).
+// stableStatus is /status without what changes by itself (times, latency,
+// the lease) or counts (the loop's rounds, the agent-check answers): what
+// is left is the agent's state.
 func stableStatus(t *testing.T, addr string) string {
 	t.Helper()
 	_, body, err := itest.HTTPGet("http://"+addr+"/status", time.Second)
