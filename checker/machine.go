@@ -111,7 +111,11 @@ func (m *Machine) Expire(now time.Time) (*Snapshot, bool) {
 		return m.snap, false
 	}
 	m.expired = true
-	m.flap = newDamper(m.cfg.Rise, m.cfg.Fall)
+	// The errors counted toward --fall stay counted: an expiry is not an
+	// answer, and the rounds of a hung member end with their errors just as
+	// the lease of the one before runs out (timeout + interval is the
+	// default lease), so a count that restarted at each expiry would never
+	// reach down.
 	m.setRole(now, Unknown, m.snap.stale(now).Reason)
 	return m.publish(now), true
 }

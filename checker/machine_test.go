@@ -498,3 +498,26 @@ func TestExpireTellsButRenewsNothing(t *testing.T) {
 		t.Fatalf("after a round: %+v", s)
 	}
 }
+
+// TestHungMemberGoesDownAcrossExpiries: a hung member's rounds end with
+// their errors when the lease of the round before has just run out (the
+// default lease is interval + timeout). Each expiry makes the role
+// unknown; the errors still count toward --fall, and the role goes down.
+func TestHungMemberGoesDownAcrossExpiries(t *testing.T) {
+	m, c := newMachine(2, 3) // lease 3s
+	start := c.now()
+	observe(m, start, ms(probe.Primary), ss(true))
+	var s *Snapshot
+	for i := 1; i <= 3; i++ {
+		// The round that started i seconds in (the interval) ends at its
+		// timeout, 2 s later, as the lease of the one before runs out.
+		end := start.Add(time.Duration(i+2) * time.Second)
+		if e, ok := m.Expire(end); !ok || e.Role == Down {
+			t.Fatalf("expiry %d: ok=%v %+v", i, ok, e)
+		}
+		s, _ = m.Observe(start.Add(time.Duration(i)*time.Second), end, ms(probe.Error), ss(true))
+	}
+	if s.Role != Down || ask(s, AskPrimary).OK {
+		t.Fatalf("after 3 errors across expiries: %+v", s)
+	}
+}

@@ -3,7 +3,7 @@
 //
 // It is built on VictoriaMetrics/metrics rather than prometheus/client_golang:
 // the same text format for a fraction of the binary size and memory (see
-// README, "Metrics", for the measurement). Every counter on a balancer's
+// docs/design.md, "Decisions", for the measurement). Every counter on a balancer's
 // path is created up front and is one atomic add: no lock, no allocation.
 package metrics
 
@@ -196,7 +196,7 @@ func (r *Registry) count(i Interface, c checker.Question, ok, known bool) {
 }
 
 // Checks returns how many checks interface i answered with check c and
-// result ok (for tests and the README's measurements).
+// result ok (for tests and their measurements).
 func (r *Registry) Checks(i Interface, c checker.Question, ok bool) uint64 {
 	k := 0
 	if ok {

@@ -1,6 +1,6 @@
 package main
 
-// Exit codes, listed in the README.
+// Exit codes, listed in docs/operations.md.
 const (
 	// ExitOK: the check passed, or the command did its job.
 	ExitOK = 0

@@ -1,6 +1,5 @@
 // Package simulator is a simulated InterSystems IRIS mirror member, built
-// from what a real member shows the outside world (see README, "The
-// simulator"). No licence needed: tests and the quick start run on it.
+// from what a real member shows the outside world (see docs/simulator.md). No licence needed: tests and the quick start run on it.
 //
 // A member has a web port (the Web Gateway's /csp/mirror_status.cxw and an
 // application path that names the member) and a SuperServer port, and one
