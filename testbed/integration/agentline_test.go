@@ -368,6 +368,7 @@ func TestExampleAgentLineSystemd(t *testing.T) {
 		k, v, _ := strings.Cut(l, "=")
 		env[k] = v
 	}
+	standInRuntimeDir(t, unit["Service"], env)
 	cfg := loadServe(t, "the unit with agent.env", exec0[2:], env)
 	for _, f := range []string{"iris-mirror-agent.service", "agent.env"} {
 		for _, d := range sameFlags(t, cfg, readAgentHeader(t, filepath.Join(dir, f)), false) {

@@ -151,9 +151,8 @@ func checkRuntimePaths(t *testing.T, svc map[string][]string, env map[string]str
 	if err != nil || mode&0o010 == 0 || mode&0o007 != 0 {
 		t.Errorf("RuntimeDirectoryMode=%v: want group search (x) and nothing for others, such as 0750", svc["RuntimeDirectoryMode"])
 	}
-	standIn := t.TempDir()
 	paths := 0
-	for _, k := range []string{"MIRROR_AGENT_ADMIN_SOCKET", "MIRROR_AGENT_DRAIN_FILE"} {
+	for _, k := range runtimePathSettings {
 		v, ok := env[k]
 		if !ok || v == "" {
 			t.Errorf("agent.env does not set %s", k)
@@ -163,14 +162,33 @@ func checkRuntimePaths(t *testing.T, svc map[string][]string, env map[string]str
 			t.Errorf("agent.env: %s=%s is not in the unit's RuntimeDirectory %s: the agent could not create it (exit 2)", k, v, runtime)
 			continue
 		}
-		env[k] = filepath.Join(standIn, filepath.Base(v))
 		paths++
 	}
+	standInRuntimeDir(t, svc, env)
 	if m, err := strconv.ParseUint(env["MIRROR_AGENT_ADMIN_SOCKET_MODE"], 8, 32); err != nil || m&0o020 == 0 {
 		t.Errorf("agent.env: MIRROR_AGENT_ADMIN_SOCKET_MODE=%q: the socket's group (IRIS's user) could not connect; want 0660 or 0620", env["MIRROR_AGENT_ADMIN_SOCKET_MODE"])
 	}
 	if paths != 2 {
 		t.Errorf("%d of the admin socket and drain file in %s", paths, runtime)
+	}
+}
+
+// runtimePathSettings are serve's settings that name a file in the
+// unit's RuntimeDirectory.
+var runtimePathSettings = []string{"MIRROR_AGENT_ADMIN_SOCKET", "MIRROR_AGENT_DRAIN_FILE"}
+
+// standInRuntimeDir points the settings that name a file in the unit's
+// RuntimeDirectory (which systemd creates when the service starts) at a
+// temporary directory standing in for it, so serve's own validation can
+// run on the unit's settings here.
+func standInRuntimeDir(t *testing.T, svc map[string][]string, env map[string]string) {
+	t.Helper()
+	runtime := "/run/" + first(svc["RuntimeDirectory"])
+	standIn := t.TempDir()
+	for _, k := range runtimePathSettings {
+		if v := env[k]; v != "" && filepath.Dir(v) == runtime {
+			env[k] = filepath.Join(standIn, filepath.Base(v))
+		}
 	}
 }
 
