@@ -23,6 +23,7 @@ import (
 	"github.com/irismirror/iris-mirror-agent/buildinfo"
 	"github.com/irismirror/iris-mirror-agent/checker"
 	"github.com/irismirror/iris-mirror-agent/config"
+	"github.com/irismirror/iris-mirror-agent/fence"
 	"github.com/irismirror/iris-mirror-agent/gate"
 	"github.com/irismirror/iris-mirror-agent/haproxy"
 	"github.com/irismirror/iris-mirror-agent/hook"
@@ -53,7 +54,8 @@ type Agent struct {
 	hooks    *hook.Runner      // nil without --on-change
 	maint    *maintenance
 	gates    []*followedGate
-	http     *httpServer // nil without --http-listen
+	fence    *fence.Fence // nil without --fence
+	http     *httpServer  // nil without --http-listen
 	agent    *haproxy.AgentServer
 	agentLn  net.Listener // nil without --agent-listen
 	adminLn  net.Listener // nil without --admin-socket
@@ -111,7 +113,7 @@ func New(cfg *config.Serve, opts Options) (_ *Agent, err error) {
 	if err := a.listen(); err != nil {
 		return nil, err
 	}
-	if a.gates, err = buildGates(cfg, a.reg, a.log); err != nil {
+	if a.gates, err = buildGates(cfg, a.reg, a.mon.Trigger, a.log); err != nil {
 		return nil, err
 	}
 	a.agent = &haproxy.AgentServer{Snapshot: a.mon.Snapshot, Logger: a.log, SendWait: cfg.AgentSendWait}
@@ -123,7 +125,11 @@ func New(cfg *config.Serve, opts Options) (_ *Agent, err error) {
 			return nil, &ConfigError{fmt.Errorf("--tls-cert-file: %w", err)}
 		}
 	}
+	if a.fence, err = buildFence(cfg, a.log); err != nil {
+		return nil, err
+	}
 	a.registerMetrics()
+	a.registerFenceMetrics()
 	return a, nil
 }
 
@@ -189,6 +195,9 @@ func (a *Agent) live() map[string]any {
 		}
 		out["gates"] = gs
 	}
+	if a.fence != nil {
+		out["fence"] = a.fence.Stats()
+	}
 	return out
 }
 
@@ -246,6 +255,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	for _, g := range a.gates {
 		goRun(g.Run)
 	}
+	if a.fence != nil {
+		goRun(a.fence.Run)
+	}
 	if a.hooks != nil {
 		goRun(a.hooks.Run)
 	}
@@ -293,9 +305,9 @@ func (a *Agent) drain() {
 	}
 }
 
-// follow sets every gate from each published snapshot: the verdict of the
-// gate's question and the snapshot's lease. It only stores wishes; the
-// gates act on their own goroutines.
+// follow sets every gate, and the fence, from each published snapshot:
+// the verdict of the gate's question and the snapshot's lease. It only
+// stores wishes; the gates and the fence act on their own goroutines.
 func (a *Agent) follow(ctx context.Context) error {
 	for {
 		changed := a.mon.Changed()
@@ -304,6 +316,7 @@ func (a *Agent) follow(ctx context.Context) error {
 			v := s.Verdict(g.question, s.At) // as decided; the gate holds the lease
 			g.Set(v.OK, s.Expires, v.Reason)
 		}
+		followFence(a.fence, s)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -25,7 +25,7 @@ type followedGate struct {
 // buildGates builds the configured gates, counting with reg (may be nil).
 // Each LISTEN is bound once and released, so a port in use fails at start
 // like the other listeners; a gate only listens while its verdict allows.
-func buildGates(cfg *config.Serve, reg *metrics.Registry, log zerolog.Logger) ([]*followedGate, error) {
+func buildGates(cfg *config.Serve, reg *metrics.Registry, onRefused func(), log zerolog.Logger) ([]*followedGate, error) {
 	specs, err := cfg.GateSpecs()
 	if err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func buildGates(cfg *config.Serve, reg *metrics.Registry, log zerolog.Logger) ([
 		g, err := gate.New(gate.Config{
 			Listen: s.Listen, Target: s.Target, OpensOn: q.String(),
 			Drain: cfg.GateDrain, ConnectTimeout: cfg.GateConnectTimeout, MaxSessions: maxSessions,
-			Member: cfg.Member, Logger: log, Counter: counter,
+			Member: cfg.Member, Logger: log, Counter: counter, OnTargetRefused: onRefused,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("--gate %s=%s: %w", s.Listen, s.Target, err)

@@ -28,6 +28,7 @@ type Machine struct {
 	started    time.Time // start of the newest round observed
 	lastResult time.Time
 	expires    time.Time
+	expired    bool // Expire has made the role unknown since the last round
 	draining   bool
 	seq        uint64
 
@@ -93,9 +94,25 @@ func (m *Machine) Observe(started, now time.Time, results ...probe.Result) (*Sna
 	}
 	m.started, m.lastResult = started, now
 	m.expires = started.Add(m.cfg.Lease)
+	m.expired = false
 	if role != nil {
 		m.applyRoleSource(now, role)
 	}
+	return m.publish(now), true
+}
+
+// Expire records that the lease ran out at now with no newer round: the
+// role becomes unknown, so logs, hooks and metrics hear of it. Readers do
+// not need it (they read the lease themselves); it changes nothing for
+// them and does not move the lease. It returns false when there is nothing
+// to tell (the lease holds, or Expire already said so).
+func (m *Machine) Expire(now time.Time) (*Snapshot, bool) {
+	if m.expired || now.Before(m.expires) {
+		return m.snap, false
+	}
+	m.expired = true
+	m.flap = newDamper(m.cfg.Rise, m.cfg.Fall)
+	m.setRole(now, Unknown, m.snap.stale(now).Reason)
 	return m.publish(now), true
 }
 

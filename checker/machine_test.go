@@ -479,3 +479,22 @@ func TestQuestionNamesRoundTrip(t *testing.T) {
 		t.Errorf("ParseQuestion allocates %v times", n)
 	}
 }
+
+func TestExpireTellsButRenewsNothing(t *testing.T) {
+	m, c := newMachine(2, 3) // lease 3s
+	s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true))
+	if _, ok := m.Expire(c.advance(2 * time.Second)); ok {
+		t.Fatal("expired inside the lease")
+	}
+	e, ok := m.Expire(c.advance(time.Second))
+	if !ok || e.Role != Unknown || !strings.HasPrefix(e.Reason, "stale: no probe result for 3.0s") || !e.Expires.Equal(s.Expires) {
+		t.Fatalf("expire: ok=%v %+v", ok, e)
+	}
+	if _, again := m.Expire(c.advance(time.Second)); again {
+		t.Fatal("expired twice")
+	}
+	// The next round decides as usual.
+	if s := observe(m, c.advance(time.Second), ms(probe.Primary), ss(true)); s.Role != Primary || !ask(s, AskPrimary).OK {
+		t.Fatalf("after a round: %+v", s)
+	}
+}

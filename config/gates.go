@@ -29,7 +29,7 @@ func (c *Serve) GateSpecs() ([]GateSpec, error) {
 	for _, item := range c.Gates {
 		listen, target, err := parseGate(item)
 		if err != nil {
-			return nil, gateErr("gate", "GATES", item, err.Error())
+			return nil, settingErr("gate", "GATES", item, err.Error())
 		}
 		index[listen] = len(specs)
 		specs = append(specs, GateSpec{Listen: listen, Target: target, Role: GateRolePrimary})
@@ -39,21 +39,21 @@ func (c *Serve) GateSpecs() ([]GateSpec, error) {
 		listen, role, ok := strings.Cut(item, "=")
 		listen, role = strings.TrimSpace(listen), strings.TrimSpace(role)
 		if !ok || listen == "" {
-			return nil, gateErr("gate-role", "GATE_ROLES", item, "want LISTEN=ROLE, such as :52775=standby")
+			return nil, settingErr("gate-role", "GATE_ROLES", item, "want LISTEN=ROLE, such as :52775=standby")
 		}
 		i, known := index[listen]
 		if !known {
-			return nil, gateErr("gate-role", "GATE_ROLES", item, fmt.Sprintf("no --gate listens on %q", listen))
+			return nil, settingErr("gate-role", "GATE_ROLES", item, fmt.Sprintf("no --gate listens on %q", listen))
 		}
 		if seen[listen] {
-			return nil, gateErr("gate-role", "GATE_ROLES", item, "role of "+listen+" given twice")
+			return nil, settingErr("gate-role", "GATE_ROLES", item, "role of "+listen+" given twice")
 		}
 		seen[listen] = true
 		switch role {
 		case GateRolePrimary, GateRoleStandby:
 			specs[i].Role = role
 		default:
-			return nil, gateErr("gate-role", "GATE_ROLES", item, "role must be primary or standby")
+			return nil, settingErr("gate-role", "GATE_ROLES", item, "role must be primary or standby")
 		}
 	}
 	return specs, nil
@@ -70,34 +70,34 @@ func (c *Serve) validateGates() error {
 		item := s.Listen + "=" + s.Target
 		for _, o := range specs[:i] {
 			if SameListen(s.Listen, o.Listen) {
-				return gateErr("gate", "GATES", item, "listens where the gate "+o.Listen+" does")
+				return settingErr("gate", "GATES", item, "listens where the gate "+o.Listen+" does")
 			}
 		}
 		if SameListen(s.Listen, c.HTTPListen) {
-			return gateErr("gate", "GATES", item, "listens where --http-listen does")
+			return settingErr("gate", "GATES", item, "listens where --http-listen does")
 		}
 		if SameListen(s.Listen, c.AgentListen) {
-			return gateErr("gate", "GATES", item, "listens where --agent-listen does")
+			return settingErr("gate", "GATES", item, "listens where --agent-listen does")
 		}
 		if SameListen(s.Listen, s.Target) {
-			return gateErr("gate", "GATES", item, "forwards to itself")
+			return settingErr("gate", "GATES", item, "forwards to itself")
 		}
 		// A gate forwarding to another gate: two that forward to each
 		// other would turn one connection into sessions until the cap.
 		for _, o := range specs {
 			if o.Listen != s.Listen && SameListen(o.Listen, s.Target) {
-				return gateErr("gate", "GATES", item, "forwards to the gate "+o.Listen)
+				return settingErr("gate", "GATES", item, "forwards to the gate "+o.Listen)
 			}
 		}
 	}
 	if c.GateDrain < 0 || c.GateDrain > time.Hour {
-		return gateErr("gate-drain", "GATE_DRAIN", c.GateDrain.String(), "must be between 0s and 1h")
+		return settingErr("gate-drain", "GATE_DRAIN", c.GateDrain.String(), "must be between 0s and 1h")
 	}
 	if c.GateConnectTimeout <= 0 || c.GateConnectTimeout > time.Minute {
-		return gateErr("gate-connect-timeout", "GATE_CONNECT_TIMEOUT", c.GateConnectTimeout.String(), "must be greater than 0 and at most 1m")
+		return settingErr("gate-connect-timeout", "GATE_CONNECT_TIMEOUT", c.GateConnectTimeout.String(), "must be greater than 0 and at most 1m")
 	}
 	if c.GateMaxSessions < 1 || c.GateMaxSessions > 1_000_000 {
-		return gateErr("gate-max-sessions", "GATE_MAX_SESSIONS", fmt.Sprint(c.GateMaxSessions), "must be between 1 and 1000000")
+		return settingErr("gate-max-sessions", "GATE_MAX_SESSIONS", fmt.Sprint(c.GateMaxSessions), "must be between 1 and 1000000")
 	}
 	return nil
 }
@@ -121,8 +121,8 @@ func parseGate(item string) (listen, target string, err error) {
 	return listen, target, nil
 }
 
-// gateErr is a bad gate setting; the env variables differ from the flag
-// names (--gate is MIRROR_AGENT_GATES).
-func gateErr(flag, env, value, why string) error {
+// settingErr is a bad setting whose env variable differs from the flag
+// name (--gate is MIRROR_AGENT_GATES), or that is not a plain value.
+func settingErr(flag, env, value, why string) error {
 	return &Error{Flag: flag, Env: Prefix + env, Value: value, Err: errors.New(why)}
 }

@@ -53,6 +53,11 @@ type Serve struct {
 	GateDrain          time.Duration `env:"GATE_DRAIN" envDefault:"0s" flag:"gate-drain" help:"when a gate closes, let its sessions run this long (0: cut them at once); new connections are refused at once"`
 	GateConnectTimeout time.Duration `env:"GATE_CONNECT_TIMEOUT" envDefault:"1s" flag:"gate-connect-timeout" help:"a gate's connect timeout to its TARGET"`
 	GateMaxSessions    int           `env:"GATE_MAX_SESSIONS" envDefault:"4096" flag:"gate-max-sessions" help:"concurrent sessions per gate; beyond, new connections are reset"`
+
+	// Fence (see fence.go).
+	Fence      []string      `env:"FENCE" envSeparator:"," flag:"fence" help:"PORT[,PORT...]: while this member is not a routable primary, its kernel refuses new TCP connections to these ports (nftables, needs CAP_NET_ADMIN), e.g. 1972,52773"`
+	FenceAllow []string      `env:"FENCE_ALLOW" envSeparator:"," flag:"fence-allow" help:"CIDR[,CIDR...]: clients the fence never refuses or cuts, such as the other mirror members (loopback always passes)"`
+	FenceDrain time.Duration `env:"FENCE_DRAIN" envDefault:"0s" flag:"fence-drain" help:"when the fence closes, let established sessions to the fenced ports run this long before cutting them (0: at once)"`
 }
 
 // ServeSynopsis is the one-paragraph help of serve.
@@ -155,6 +160,9 @@ func (c *Serve) Validate() error {
 		return err
 	}
 	if err := c.validateGates(); err != nil {
+		return err
+	}
+	if err := c.validateFence(); err != nil {
 		return err
 	}
 	switch c.LogLevel {

@@ -11,7 +11,9 @@
 // cut (after an optional drain grace), as haproxy's on-marked-down
 // shutdown-sessions does.
 //
-// The gate never probes anything. Its owner calls Set with each verdict and
+// The gate never probes anything; it only notices its own target refusing
+// a connection, which closes it until the next verdict. Its owner calls
+// Set with each verdict and
 // the verdict's lease; Set only stores the wish and wakes the gate's own
 // goroutine (Run), so publishing never waits on a socket. The gate is a
 // dead man's switch: an open verdict holds only until its lease, and the
@@ -86,6 +88,11 @@ type Config struct {
 	Member         string        // for logs
 	Logger         zerolog.Logger
 	Counter        Counter // also told about the traffic (such as the agent's metrics); nil means none
+	// OnTargetRefused, if set, is called (off the gate's goroutines'
+	// critical path, and at most once per verdict) when the target refuses
+	// a connection: the member's service is gone, so the gate closes until
+	// a newer verdict, and its owner may probe at once.
+	OnTargetRefused func()
 }
 
 // Counter is told about a gate's traffic as it flows. Its methods must be
@@ -101,9 +108,11 @@ type Gate struct {
 	cfg        Config
 	listenAddr string // what to bind: Listen, with a port 0 pinned after the first open; Run's goroutine only
 
-	wish atomic.Pointer[wish]
-	wake chan struct{}
-	ran  atomic.Bool
+	wish      atomic.Pointer[wish]
+	suspended atomic.Pointer[wish] // the wish the target refused under: void until a newer one
+	applied   atomic.Pointer[wish] // the wish Run last reconciled the listener with
+	wake      chan struct{}
+	ran       atomic.Bool
 
 	mu       sync.Mutex
 	ln       *net.TCPListener // nil while closed
@@ -176,9 +185,31 @@ func (g *Gate) Set(open bool, until time.Time, reason string) {
 
 // allowed reports whether the gate should be open at now: an open wish
 // within its lease.
-func (g *Gate) allowed(now time.Time) bool {
+func (g *Gate) allowed(now time.Time) bool { return g.allows(g.wish.Load(), now) }
+
+// allows reports whether wish w opens the gate at now.
+func (g *Gate) allows(w *wish, now time.Time) bool {
+	return w.open && now.Before(w.until) && g.suspended.Load() != w
+}
+
+// suspend closes the gate until a newer verdict: its target refused a
+// connection, so whatever the last probe round said, the member's service
+// is not there now. Balancers are refused at the gate (and move on)
+// instead of being accepted and reset.
+func (g *Gate) suspend() {
 	w := g.wish.Load()
-	return w.open && now.Before(w.until)
+	if !w.open || g.suspended.Swap(w) == w {
+		return // closed anyway, or suspended already for this verdict
+	}
+	g.cfg.Logger.Warn().Str("member", g.cfg.Member).Str("listen", g.cfg.Listen).Str("target", g.cfg.Target).
+		Msg("gate target refused a connection: gate closed until the next verdict")
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+	if g.cfg.OnTargetRefused != nil {
+		go g.cfg.OnTargetRefused()
+	}
 }
 
 // Addr is the listener's address while the gate is open, nil otherwise.
@@ -205,7 +236,9 @@ func (g *Gate) wait(ctx context.Context, open bool) (net.Addr, error) {
 		g.mu.Lock()
 		ln, ch := g.ln, g.changed
 		g.mu.Unlock()
-		if (ln != nil) == open {
+		// Done once Run has acted on the latest wish: a listener closed
+		// now but about to open for an older wish does not count.
+		if (ln != nil) == open && g.applied.Load() == g.wish.Load() {
 			if ln == nil {
 				return nil, nil
 			}

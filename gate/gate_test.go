@@ -437,6 +437,38 @@ func TestTargetRefusedResetsClientAtOnce(t *testing.T) {
 	}
 }
 
+// TestRefusingTargetClosesUntilTheNextVerdict: once the target refuses,
+// the next clients are refused at the gate (a balancer moves them on) and
+// the owner is told; a newer verdict opens the gate again.
+func TestRefusingTargetClosesUntilTheNextVerdict(t *testing.T) {
+	told := make(chan struct{}, 8)
+	target := freePort(t)
+	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: target, OnTargetRefused: func() { told <- struct{}{} }})
+	addr := openGate(t, g)
+	dialReset(t, addr, 2*time.Second)
+	select {
+	case <-told:
+	case <-time.After(5 * time.Second):
+		t.Fatal("owner not told")
+	}
+	if err := g.WaitClosed(ctxT(t)); err != nil {
+		t.Fatalf("gate still open after its target refused: %v", err)
+	}
+	refusedFast(t, addr)
+	// The target is back and a newer verdict comes: open again.
+	srv, err := net.Listen("tcp", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if a := openGate(t, g); a != addr {
+		t.Fatalf("reopened on %s, want %s", a, addr)
+	}
+	if len(told) != 0 {
+		t.Fatalf("told %d more times for one verdict", len(told))
+	}
+}
+
 func TestMaxSessions(t *testing.T) {
 	srv := startServer(t, echo)
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr(), MaxSessions: 2})
@@ -643,7 +675,10 @@ func TestAdmitReadsTheLease(t *testing.T) {
 // TestRenewedLeaseKeepsItOpen: verdicts renewed before their lease ends
 // keep the listener and its sessions as they are.
 func TestRenewedLeaseKeepsItOpen(t *testing.T) {
-	const lease = 200 * time.Millisecond
+	// A lease far longer than the renewals' spacing: a busy machine may
+	// delay this goroutine, and a renewal later than the lease would close
+	// the gate, rightly.
+	const lease = 2 * time.Second
 	srv := startServer(t, echo)
 	g := startGate(t, Config{Listen: "127.0.0.1:0", Target: srv.addr()})
 	g.Set(true, time.Now().Add(lease), "primary")
@@ -652,7 +687,7 @@ func TestRenewedLeaseKeepsItOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := admitted(t, a.String())
-	for end := time.Now().Add(5 * lease); time.Now().Before(end); time.Sleep(lease / 10) {
+	for end := time.Now().Add(2 * lease); time.Now().Before(end); time.Sleep(lease / 20) {
 		g.Set(true, time.Now().Add(lease), "primary")
 	}
 	if err := roundTrip(c, "renewed"); err != nil {

@@ -37,7 +37,8 @@ func (g *Gate) Run(ctx context.Context) error {
 	defer func() { stop(drain); stop(retry); stop(reclaim); stop(lease) }()
 	for {
 		now := time.Now()
-		allowed, open := g.allowed(now), g.isOpen()
+		w := g.wish.Load()
+		allowed, open := g.allows(w, now), g.isOpen()
 		switch {
 		case allowed && !open && retryC == nil:
 			if err := g.open(); err != nil {
@@ -70,8 +71,13 @@ func (g *Gate) Run(ctx context.Context) error {
 		stop(lease)
 		leaseC = nil
 		if allowed {
-			lease = time.NewTimer(g.wish.Load().until.Sub(now))
+			lease = time.NewTimer(w.until.Sub(now))
 			leaseC = lease.C
+		}
+		if g.applied.Swap(w) != w {
+			g.mu.Lock()
+			g.signalLocked() // WaitOpen and WaitClosed look again
+			g.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():

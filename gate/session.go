@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -172,6 +173,9 @@ func (g *Gate) abort(s *session) {
 // debug: a refusing target under load must not flood the log.
 func (g *Gate) dialFailed(err error) {
 	g.dialFailures.Add(1)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		g.suspend()
+	}
 	ev := g.cfg.Logger.Debug()
 	if g.dialFailing.CompareAndSwap(false, true) {
 		ev = g.cfg.Logger.Warn()

@@ -1,6 +1,6 @@
-// Package haproxy speaks to haproxy: the agent-check protocol (a one-line
-// reply on a TCP port) and the external-check invocation (haproxy forks our
-// binary with fixed arguments and a cleared environment).
+// Package haproxy speaks haproxy's agent-check protocol: a one-line reply
+// on a TCP port. The external-check side (haproxy forks a binary) is
+// package extcheck, kept apart so the binary it forks stays small.
 package haproxy
 
 import (

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/checker"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 )
 
 // Handler serves the agent's HTTP endpoints.
@@ -54,9 +55,10 @@ type Counter interface {
 	CountCheck(q checker.Question, ok, external bool)
 }
 
-// ExternalCheckUserAgent is the User-Agent of the external-check mode, so
-// its checks are counted apart from other HTTP clients.
-const ExternalCheckUserAgent = "iris-mirror-agent-external-check"
+// ExternalCheckUserAgent is the User-Agent of the external-check mode
+// (either binary), so its checks are counted apart from other HTTP
+// clients.
+const ExternalCheckUserAgent = extcheck.UserAgent
 
 // Info is the static part of /status.
 type Info struct {

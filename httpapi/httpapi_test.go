@@ -208,17 +208,21 @@ func TestOversizedHeadersRejected(t *testing.T) {
 	}
 }
 
+// statusDoc GETs /status from h and decodes it.
+func statusDoc(t *testing.T, h *Handler) map[string]any {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+	var doc map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	return doc
+}
+
 func TestStatusShowsLiveGates(t *testing.T) {
 	h := handlerFor(checker.Primary)
-	get := func() map[string]any {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
-		var doc map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
-			t.Fatalf("%v: %s", err, rec.Body)
-		}
-		return doc
-	}
+	get := func() map[string]any { return statusDoc(t, h) }
 	if _, ok := get()["gates"]; ok {
 		t.Fatal("no gates configured: /status must not carry a gates field")
 	}

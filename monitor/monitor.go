@@ -185,6 +185,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 		defer close(notified)
 		m.notify(ctx)
 	}()
+	go m.watchLease(ctx)
 	var rounds sync.WaitGroup
 	defer func() {
 		// Rounds end at their deadline, which ctx shortens; one whose probe
@@ -249,6 +250,44 @@ func (m *Monitor) Run(ctx context.Context) error {
 			}
 			pending = time.NewTimer(wait)
 			pendingC = pending.C
+		}
+	}
+}
+
+// watchLease tells when a lease runs out with no newer round (the role
+// becomes unknown in logs, hooks and metrics). Nothing depends on it for
+// safety: every reader reads the lease itself.
+func (m *Monitor) watchLease(ctx context.Context) {
+	for {
+		changed := m.Changed()
+		s := m.cur.Load()
+		wait := time.Until(s.Expires)
+		if wait < 0 {
+			wait = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-changed:
+			t.Stop()
+			continue
+		case <-t.C:
+		}
+		m.mu.Lock()
+		if m.cur.Load() == s {
+			if next, ok := m.machine.Expire(m.now()); ok {
+				m.publishLocked(next, nil)
+			}
+		}
+		m.mu.Unlock()
+		if m.cur.Load() == s { // nothing to tell: wait for a publication
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
 		}
 	}
 }

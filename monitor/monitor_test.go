@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,6 +122,12 @@ func TestStalledRoundFailsClosedWithinTheLease(t *testing.T) {
 		}
 	}
 	waitFor(t, 2*time.Second, func() bool { return m.Stats().Skipped > 0 }, "rounds skipped at the cap")
+	// Logs, hooks and metrics hear of it: a snapshot with role unknown is
+	// published, with the same lease (it renews nothing).
+	waitFor(t, 2*time.Second, func() bool { return m.Snapshot().Role == checker.Unknown }, "the expiry told")
+	if s2 := m.Snapshot(); !s2.Expires.Equal(s.Expires) || !strings.HasPrefix(s2.Reason, "stale") {
+		t.Fatalf("expiry snapshot: expires %v (was %v), reason %q", s2.Expires, s.Expires, s2.Reason)
+	}
 	if st := m.Stats(); st.InFlight > int64(m.maxInFlight) {
 		t.Errorf("stalled rounds beyond the cap: %+v", st)
 	}
@@ -250,5 +257,47 @@ func TestDrainAndWatchers(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) < 2 || seen[0] != "unknown>primary" {
 		t.Fatalf("watchers saw %v", seen)
+	}
+}
+
+// TestStallStopsPrimaryWithinIntervalPlusTimeout: at any settings, a probe
+// that ignores its deadline stops /primary within interval + timeout of
+// the first round that stalled (the last good round started before it, and
+// its lease is interval + timeout), plus 100 ms to observe it.
+func TestStallStopsPrimaryWithinIntervalPlusTimeout(t *testing.T) {
+	for _, s := range []struct{ interval, timeout time.Duration }{
+		{20 * time.Millisecond, 20 * time.Millisecond},
+		{50 * time.Millisecond, 200 * time.Millisecond},
+		{200 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		t.Run(s.interval.String()+"/"+s.timeout.String(), func(t *testing.T) {
+			o := opts(s.interval)
+			o.Timeout = s.timeout
+			o.Checker.Lease = s.interval + s.timeout
+			block := make(chan struct{})
+			var stall atomic.Bool
+			var stalledAt atomic.Pointer[time.Time]
+			m := New([]Prober{mirror(func(ctx context.Context) probe.Result {
+				if stall.Load() {
+					now := time.Now()
+					stalledAt.CompareAndSwap(nil, &now)
+					<-block // ignores ctx
+				}
+				return probe.Result{Outcome: probe.Primary, Reason: "ok"}
+			})}, o)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { _ = m.Run(ctx); close(done) }()
+			defer func() { cancel(); close(block); <-done }()
+			waitFor(t, 5*time.Second, func() bool { return m.Snapshot().Verdict(checker.AskPrimary, time.Now()).OK }, "primary")
+			stall.Store(true)
+			waitFor(t, 5*time.Second, func() bool { return !m.Snapshot().Verdict(checker.AskPrimary, time.Now()).OK }, "not primary")
+			failed := time.Now()
+			took := failed.Sub(*stalledAt.Load())
+			if bound := s.interval + s.timeout + 100*time.Millisecond; took > bound {
+				t.Fatalf("/primary failed %v after the first stalled round, want within %v", took, bound)
+			}
+			t.Logf("failed closed %v after the first stalled round", took.Round(time.Millisecond))
+		})
 	}
 }

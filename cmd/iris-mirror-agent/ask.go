@@ -1,68 +1,77 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/endpoint"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 )
 
-// checkUserAgent is the User-Agent of check and healthcheck; the
-// external-check mode sends httpapi.ExternalCheckUserAgent, so the agent
-// counts its checks apart.
-const checkUserAgent = "iris-mirror-agent-check"
-
-// askAgent GETs an agent endpoint and returns the status code and the first
-// line of the body. It uses no proxy and no connection pool: one request,
-// one connection, bounded by timeout. tlsOpts apply to an https URL.
-func askAgent(ctx context.Context, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, ua string) (int, string, error) {
-	tlsConf, err := endpoint.ClientTLS(tlsOpts)
+// askAgent GETs an agent endpoint (http or https) and judges the answer
+// with extcheck's strict reading: a pass is the agent's own positive
+// answer, nothing else that says 200. One connection, HTTP/1.0, no proxy,
+// no pool, everything within timeout. check, healthcheck and
+// external-check (for HTTPS or a server given by name) ask this way; the
+// request and the reading are extcheck's, shared with iris-mirror-check.
+func askAgent(ctx context.Context, rawURL string, timeout time.Duration, tlsOpts endpoint.TLSOptions, userAgent string) (extcheck.Answer, error) {
+	u, err := endpoint.ParseHTTPURL(rawURL)
 	if err != nil {
-		return 0, "", err
+		return extcheck.Answer{}, err
 	}
-	if strings.HasPrefix(url, "http://") {
-		return askPlain(ctx, url, timeout, ua) // no net/http client: see ask_plain.go
+	req := extcheck.Request{Host: u.Host, Path: u.RequestURI(), UserAgent: userAgent}
+	fail := extcheck.Answer{Check: extcheck.CheckOf(req.Path)}
+	if u.User != nil {
+		return fail, errors.New("credentials in the URL are not supported: the agent takes none")
+	}
+	var tlsConf *tls.Config
+	if u.Scheme == "https" {
+		if tlsConf, err = endpoint.ClientTLS(tlsOpts); err != nil {
+			return fail, err
+		}
+		if tlsConf.ServerName == "" {
+			tlsConf.ServerName = u.Hostname()
+		}
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	c, err := (&net.Dialer{KeepAlive: -1}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return 0, "", err
+		return fail, err
 	}
-	req.Header.Set("User-Agent", ua)
-	client := &http.Client{
-		Transport: &http.Transport{
-			Proxy:             nil,
-			DialContext:       (&net.Dialer{KeepAlive: -1}).DialContext,
-			DisableKeepAlives: true,
-			TLSClientConfig:   tlsConf,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	defer c.Close()
+	dl, _ := ctx.Deadline()
+	_ = c.SetDeadline(dl)
+	// A signal (ctx cancelled) ends a read or write at once.
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	var rw io.ReadWriter = c
+	if tlsConf != nil {
+		tc := tls.Client(c, tlsConf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail, fmt.Errorf("tls handshake: %w", err)
+		}
+		rw = tc
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	line, _ := bufio.NewReader(io.LimitReader(resp.Body, 512)).ReadString('\n')
-	return resp.StatusCode, strings.TrimSpace(line), nil
+	return extcheck.Exchange(rw, req)
 }
 
 // askAndReport asks url and prints one line: pass or fail, then what the
-// agent said (or why it could not be asked). It returns ExitOK on a 200.
-func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, ua, pass, fail, subject string) int {
-	code, line, err := askAgent(ctx, url, timeout, tlsOpts, ua)
-	msg := describeAsk(displayURL(url), code, line, err)
-	if subject != "" {
-		msg = subject + " " + msg
-	}
-	if err == nil && code == http.StatusOK {
+// agent said (or why it could not be asked). It returns ExitOK only on the
+// agent's positive answer.
+func askAndReport(ctx context.Context, stdout io.Writer, url string, timeout time.Duration, tlsOpts endpoint.TLSOptions, ua, pass, fail string) int {
+	a, err := askAgent(ctx, url, timeout, tlsOpts, ua)
+	msg := extcheck.Describe(displayURL(url), a, err)
+	if err == nil && a.Pass {
 		fmt.Fprintf(stdout, "%s %s\n", pass, msg)
 		return ExitOK
 	}
@@ -76,18 +85,4 @@ func displayURL(raw string) string {
 		return endpoint.Redact(u)
 	}
 	return raw
-}
-
-// describeAsk renders the outcome of askAgent as one line.
-func describeAsk(url string, code int, line string, err error) string {
-	if err != nil {
-		if ue, ok := err.(interface{ Unwrap() error }); ok && ue.Unwrap() != nil {
-			err = ue.Unwrap()
-		}
-		return fmt.Sprintf("%s: %v", url, err)
-	}
-	if line == "" {
-		line = http.StatusText(code)
-	}
-	return fmt.Sprintf("%s: %d %s", url, code, line)
 }

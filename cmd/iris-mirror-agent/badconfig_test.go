@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -77,6 +79,12 @@ func TestBadConfiguration(t *testing.T) {
 		{"gate-drain", "-1s"}, {"gate-drain", "2h"}, {"gate-drain", "x"},
 		{"gate-connect-timeout", "0s"}, {"gate-connect-timeout", "2m"}, {"gate-connect-timeout", "x"}, {"gate-connect-timeout", "-1s"},
 		{"gate-max-sessions", "0"}, {"gate-max-sessions", "x"}, {"gate-max-sessions", "2000000"}, {"gate-max-sessions", "-1"},
+		// Fence.
+		{"fence", "0"}, {"fence", "70000"}, {"fence", "x"}, {"fence", "-1"}, {"fence", "1972,1972"},
+		{"fence-allow", "10.0.0.0/8"}, // without --fence
+		{"fence-allow", "10.0.0.0/8,10.1.0.0/16"}, {"fence-allow", "0.0.0.0/0"}, {"fence-allow", "::/0"},
+		{"fence-allow", "10.0.0.1/8"}, {"fence-allow", "::ffff:10.0.0.0/104"}, {"fence-allow", "nonsense"}, {"fence-allow", "10.0.0.0/33"},
+		{"fence-drain", "-1s"}, {"fence-drain", "2h"}, {"fence-drain", "x"},
 	}
 	for _, p := range unreadableCA {
 		serveBad = append(serveBad, badValue{"ca-file", p})
@@ -127,6 +135,12 @@ func TestBadConfiguration(t *testing.T) {
 		tc{"gate role twice", []string{"--gate", ":52774=127.0.0.1:52773", "--gate-role", ":52774=standby", "--gate-role", ":52774=primary"}, nil, "--gate-role", ExitUsage},
 		tc{"gate role for a gate spelled differently", []string{"--gate", "127.0.0.1:52774=127.0.0.1:52773", "--gate-role", ":52774=standby"}, nil, "--gate-role", ExitUsage},
 		tc{"gate role for an unknown gate, env", []string{"--gate", ":52774=127.0.0.1:52773"}, []string{"MIRROR_AGENT_GATE_ROLES=:52775=standby"}, "MIRROR_AGENT_GATE_ROLES", ExitUsage},
+		tc{"fence on the HTTP port", []string{"--fence", portOf(busyHTTP)}, nil, "--fence", ExitUsage},
+		tc{"fence on the agent-check port", []string{"--fence", "1972," + portOf(busyAgent)}, nil, "--fence", ExitUsage},
+		tc{"fence on a gate's port", []string{"--gate", ":52774=127.0.0.1:52773", "--fence", "52774"}, nil, "--fence", ExitUsage},
+		tc{"fence allow lists overlapping", []string{"--fence", "1972", "--fence-allow", "fd00::/8,fd00:1::/32"}, nil, "--fence-allow", ExitUsage},
+		tc{"fence allow list twice the same", []string{"--fence", "1972", "--fence-allow", "10.1.2.3", "--fence-allow", "10.1.2.3/32"}, nil, "--fence-allow", ExitUsage},
+		tc{"fence allow lists overlapping, env", []string{"--fence", "1972"}, []string{"MIRROR_AGENT_FENCE_ALLOW=10.0.0.0/8,10.9.0.0/16"}, "MIRROR_AGENT_FENCE_ALLOW", ExitUsage},
 		tc{"iris-bin missing", []string{"--qlist-instance", "IRIS", "--iris-bin", "/nonexistent/iris"}, nil, "--iris-bin", ExitUsage},
 		tc{"iris-bin empty", []string{"--qlist-instance", "IRIS", "--iris-bin", ""}, nil, "--iris-bin", ExitUsage},
 		tc{"iris-bin missing, env", nil, []string{"MIRROR_AGENT_QLIST_INSTANCE=IRIS", "MIRROR_AGENT_IRIS_BIN=/nonexistent/iris"}, "--iris-bin", ExitUsage},
@@ -236,4 +250,30 @@ func holdPort(t *testing.T) string {
 func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// TestFenceWithoutCapability: serve --fence without CAP_NET_ADMIN (root
+// with the capability dropped from its bounding set, in a network
+// namespace of the test's) exits 3 with one line naming --fence and the
+// capability, and writes nothing to the namespace's firewall.
+func TestFenceWithoutCapability(t *testing.T) {
+	p := itest.RequireNetns(t)
+	setpriv := itest.RequireTool(t, "setpriv")
+	nft := itest.RequireTool(t, "nft")
+	agent, _ := itest.Binaries(t)
+	argv := p.Exec(p.Member, setpriv, "--bounding-set=-net_admin", "--inh-caps=-net_admin", "--",
+		agent, "serve", "--fence", "1972", "--http-listen", "127.0.0.1:0", "--agent-listen", "", "--superserver", "", "--log-format", "json")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitRuntime || strings.Count(stderr.String(), "\n") != 1 ||
+		!strings.Contains(stderr.String(), "--fence: needs CAP_NET_ADMIN") {
+		t.Fatalf("exit %v, stderr %q; want exit %d and one line naming --fence and CAP_NET_ADMIN", err, stderr.String(), ExitRuntime)
+	}
+	out, err := exec.Command("ip", "netns", "exec", p.Member, nft, "list", "ruleset").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("the namespace's ruleset after the failed start: %v\n%s", err, out)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/irismirror/iris-mirror-agent/checker"
 	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/endpoint"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 	"github.com/irismirror/iris-mirror-agent/monitor"
 )
 
@@ -23,7 +24,7 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if cfg.Direct {
 		return checkDirect(ctx, cfg, stdout, stderr)
 	}
-	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), checkUserAgent, "OK", "FAIL", "")
+	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), extcheck.CheckUserAgent, "OK", "FAIL")
 }
 
 // checkDirect probes IRIS once with the probes serve uses and answers the

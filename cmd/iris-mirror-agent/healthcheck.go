@@ -11,6 +11,7 @@ import (
 
 	"github.com/irismirror/iris-mirror-agent/config"
 	"github.com/irismirror/iris-mirror-agent/endpoint"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 )
 
 // runHealthcheck exits 0 or 1 only: Docker reserves exit code 2.
@@ -19,7 +20,7 @@ func runHealthcheck(ctx context.Context, args, environ []string, stdout, stderr 
 	if code, done := usageResult("healthcheck", err, stderr, ExitFail); done {
 		return code
 	}
-	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), checkUserAgent, "healthy", "unhealthy", "")
+	return askAndReport(ctx, stdout, cfg.URL, cfg.Timeout, cfg.TLS(), extcheck.CheckUserAgent, "healthy", "unhealthy")
 }
 
 // healthcheckSettings are the settings of `iris-mirror-agent healthcheck`.

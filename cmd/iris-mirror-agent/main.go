@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/irismirror/iris-mirror-agent/haproxy"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 )
 
 // command is one subcommand: its name, its line in the usage, and what
@@ -31,6 +31,7 @@ var commands = []command{
 	{"status", "ask several agents and print the mirror as a table", runStatus},
 	{"poke", "ask the local agent for a probe round now (from ^ZMIRROR)", runPoke},
 	{"maintenance", "take the local member out of every balancer, or put it back", runMaintenance},
+	{"fence", "show, open or close this member's kernel fence (serve --fence)", runFence},
 	{"version", "print the version", func(_ context.Context, _, _ []string, stdout, _ io.Writer) int { return runVersion(stdout) }},
 }
 
@@ -44,7 +45,8 @@ func usage() string {
 	b.WriteString(`
 Run "iris-mirror-agent <command> --help" for a command's settings.
 When haproxy runs this binary as its external-check command, it checks the
-server it was given (see docs/external-check.md).
+server it was given; iris-mirror-check does that job at a fraction of the
+cost (see docs/external-check.md).
 `)
 	return b.String()
 }
@@ -59,9 +61,8 @@ func main() {
 
 // run dispatches to a subcommand and returns the process exit code.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	getenv := lookup(environ)
-	if inv, ok := haproxy.DetectExternalCheck(args, getenv); ok {
-		return runExternalCheck(ctx, inv, haproxy.ExternalCheckConfigPath, stdout)
+	if inv, ok := extcheck.Detect(args, extcheck.Lookup(environ)); ok {
+		return runExternalCheck(ctx, inv, extcheck.ConfigPath, stdout)
 	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage())
@@ -83,16 +84,4 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stderr, "iris-mirror-agent: unknown command %q (try %s)\n", args[0], strings.Join(names, ", "))
 	return ExitUsage
-}
-
-// lookup turns an environment list into a getenv function.
-func lookup(environ []string) func(string) string {
-	return func(key string) string {
-		for i := len(environ) - 1; i >= 0; i-- {
-			if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
-				return v
-			}
-		}
-		return ""
-	}
 }

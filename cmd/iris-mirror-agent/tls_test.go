@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/irismirror/iris-mirror-agent/endpoint"
-	"github.com/irismirror/iris-mirror-agent/haproxy"
+	"github.com/irismirror/iris-mirror-agent/extcheck"
 	"github.com/irismirror/iris-mirror-agent/testbed/itest"
 	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
@@ -91,11 +91,11 @@ func TestServeHTTPSWithClientCertificates(t *testing.T) {
 		ExitOK:   "ca_file = " + ca.File + "\ncert_file = " + ccert + "\nkey_file = " + ckey + "\n",
 		ExitFail: "ca_file = " + ca.File + "\n", // no client certificate
 	} {
-		if err := os.WriteFile(conf, []byte("scheme = https\nport = "+port+"\n"+extra), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte("scheme = https\ntimeout = 10s\nport = "+port+"\n"+extra), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		inv := haproxy.Invocation{ProxyAddr: "NOT_USED", ProxyPort: "NOT_USED", ServerAddr: "127.0.0.1", ServerPort: "1972", ServerName: "ap1a"}
+		inv := extcheck.Invocation{ProxyAddr: "NOT_USED", ProxyPort: "NOT_USED", ServerAddr: "127.0.0.1", ServerPort: "1972", ServerName: "ap1a"}
 		if got := runExternalCheck(ctx, inv, conf, &out); got != want {
 			t.Errorf("external-check over HTTPS (%q): exit %d, want %d: %s", extra, got, want, out.String())
 		}

@@ -13,6 +13,11 @@
 //
 //	go test -tags bench -run '^TestSuite$' -count=1 -timeout 30m -v ./testbed/benchsuite -args -quick
 //
+// and one section alone (here the external-check one; -sections takes a
+// comma-separated list; -out keeps BENCHMARKS.md as it is) with
+//
+//	go test -tags bench -run '^TestSuite$' -count=1 -timeout 30m -v ./testbed/benchsuite -args -runs 7 -sections external-check -out /tmp/external-check.md
+//
 // The files without the tag hold what the suite computes (summaries, wrk's
 // output, /proc readings, the report) and are unit-tested with the rest.
 package benchsuite

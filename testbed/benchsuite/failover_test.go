@@ -44,12 +44,13 @@ type balancer struct {
 var jitter = []string{"--latency-profile", "jitter"}
 
 var balancers = []balancer{
-	{name: "haproxy agent-check.cfg (agent defaults)", config: "examples/haproxy/agent-check.cfg", agents: true, targets: true, observe: 3 * time.Second, start: startHAProxy},
-	{name: "haproxy agent-check.cfg (agent defaults) with mirror_status at --latency-profile jitter", config: "examples/haproxy/agent-check.cfg", agents: true, member: jitter, targets: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy agent-check.cfg (agent defaults + gates)", config: "examples/haproxy/agent-check.cfg", agents: true, flags: itest.GateFlags, targets: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy agent-check.cfg (agent defaults + gates) with mirror_status at --latency-profile jitter", config: "examples/haproxy/agent-check.cfg", agents: true, flags: itest.GateFlags, member: jitter, targets: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "haproxy httpchk.cfg (agent defaults)", config: "examples/haproxy/httpchk.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "haproxy external-check.cfg (agent defaults)", config: "examples/haproxy/external-check.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "haproxy agent-check-fast.cfg (agent defaults)", config: "examples/haproxy/agent-check-fast.cfg", agents: true, observe: 3 * time.Second, start: startHAProxy},
-	{name: "haproxy agent-check.cfg (agent defaults) + poke from ^ZMIRROR", config: "examples/haproxy/agent-check.cfg", agents: true, poke: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy agent-check.cfg (agent defaults + gates) + poke from ^ZMIRROR", config: "examples/haproxy/agent-check.cfg", agents: true, flags: itest.GateFlags, poke: true, observe: 3 * time.Second, start: startHAProxy},
+	{name: "haproxy agent-check-fast.cfg (agent defaults) + poke from ^ZMIRROR", config: "examples/haproxy/agent-check-fast.cfg", agents: true, poke: true, observe: 3 * time.Second, start: startHAProxy},
 	{name: "nginx http-gate.conf (agent defaults + gates)", config: "examples/nginx/http-gate.conf", agents: true, flags: itest.GateFlags, observe: 3 * time.Second, start: startNginx},
 	{name: "baseline: haproxy + reference check.sh (inter 2s rise 2 fall 3)", config: "testbed/benchsuite/testdata/haproxy/script-external-check.cfg", baseline: "script", observe: 15 * time.Second, start: startHAProxy},
 	{name: "baseline: haproxy httpchk at mirror_status.cxw (inter 200ms)", config: "testbed/benchsuite/testdata/haproxy/httpchk-direct.cfg", baseline: "direct", observe: 3 * time.Second, start: startHAProxy},
@@ -75,6 +76,7 @@ func startHAProxy(t *testing.T, e *env, l *failLayout, config string) func(conte
 	itest.StartHAProxy(t, config, l.hosts, []string{
 		"HAPROXY_BIND_ADDR=" + l.front,
 		"IRIS_MIRROR_AGENT=" + e.agent,
+		"IRIS_MIRROR_CHECK=" + itest.CheckBinary(t),
 		"IRIS_CHECK_SCRIPT=" + e.script,
 	})
 	return itest.TCPAsk(l.front+":1972", 400*time.Millisecond)

@@ -5,7 +5,6 @@ package benchsuite
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,9 +28,11 @@ var (
 	flagDuration  = flag.Duration("duration", 10*time.Second, "length of each load run (wrk, agentload)")
 	flagQuick     = flag.Bool("quick", false, "smoke run: one run of each, 1 s loads, short windows; the report is labelled a smoke run")
 	flagOut       = flag.String("out", "", "report file, relative to the module root (default: BENCHMARKS.md)")
-	flagSections  = flag.String("sections", "http,agent-check,external-check,gate,failover,footprint,iris-load", "sections to run, comma-separated")
+	flagSections  = flag.String("sections", allSections, "sections to run, comma-separated")
 	flagBalancers = flag.String("balancers", "", "failover rows to run: comma-separated parts of their names (default: every row)")
 )
+
+const allSections = "http,agent-check,external-check,gate,fence,failover,footprint,iris-load"
 
 func TestMain(m *testing.M) { itest.Main(m) }
 
@@ -54,8 +55,6 @@ func chooseSettings() settings {
 	return settings{runs: runs, load: load, failRuns: runs, idle: 30 * time.Second, irisLoad: load, extN: 40}
 }
 
-const defaultSections = "http,agent-check,external-check,gate,failover,footprint,iris-load"
-
 const (
 	fullCommand  = "go test -tags bench -run '^TestSuite$' -count=1 -timeout 2h -v ./testbed/benchsuite"
 	quickCommand = fullCommand + " -args -quick"
@@ -67,6 +66,8 @@ type env struct {
 	root                            string
 	agent, sim, load, baseline, wrk string
 	release                         string // the agent built -trimpath -ldflags='-s -w'
+	check                           string // iris-mirror-check, built as release is
+	hello                           string // a Go hello-world, built as release is: the floor of a Go process
 	script                          string // the reference check.sh, executable
 }
 
@@ -89,6 +90,8 @@ func TestSuite(t *testing.T) {
 	// The agent as a release ships it (the tests' build keeps symbols and
 	// paths): per-invocation figures depend on it.
 	e.release = build(t, e.root, t.TempDir(), "./cmd/iris-mirror-agent", "-trimpath", "-ldflags=-s -w")
+	e.check = build(t, e.root, t.TempDir(), "./cmd/iris-mirror-check", "-trimpath", "-ldflags=-s -w")
+	e.hello = build(t, e.root, t.TempDir(), "./testbed/benchsuite/testdata/hello", "-trimpath", "-ldflags=-s -w")
 	e.script = filepath.Join(dir, "check.sh")
 	b, err := os.ReadFile(filepath.Join(e.root, "testbed/benchsuite/testdata/check.sh"))
 	if err != nil {
@@ -106,8 +109,11 @@ func TestSuite(t *testing.T) {
 	}
 	if *flagQuick {
 		rep.Command = quickCommand + "   # smoke run; drop -args -quick for the real measurement"
-	} else if *flagRuns != 5 || *flagDuration != 10*time.Second {
+	} else if *flagRuns != 5 || *flagDuration != 10*time.Second || *flagSections != allSections {
 		rep.Command = fmt.Sprintf("%s -args -runs %d -duration %v", fullCommand, e.s.runs, e.s.load)
+		if *flagSections != allSections {
+			rep.Command += " -sections " + *flagSections
+		}
 	}
 	rep.Command += partOfTheSuite()
 	sections := []struct {
@@ -118,6 +124,7 @@ func TestSuite(t *testing.T) {
 		{"agent-check", sectionAgentCheck},
 		{"external-check", sectionExternalCheck},
 		{"gate", sectionGate},
+		{"fence", sectionFence},
 		{"failover", sectionFailover},
 		{"footprint", sectionFootprint},
 		{"iris-load", sectionIRISLoad},
@@ -156,20 +163,18 @@ func TestSuite(t *testing.T) {
 	t.Logf("wrote %s", out)
 }
 
-// partOfTheSuite renders the flags that ran only part of the suite, to
-// add to the command (with -args when the command has none yet).
+// partOfTheSuite renders -balancers and -out, to add to the command
+// (with -args when the command has none yet).
 func partOfTheSuite() string {
 	var b strings.Builder
-	if *flagSections != defaultSections {
-		fmt.Fprintf(&b, " -sections '%s'", *flagSections)
-	}
 	if *flagBalancers != "" {
 		fmt.Fprintf(&b, " -balancers '%s'", *flagBalancers)
 	}
 	if *flagOut != "" {
 		fmt.Fprintf(&b, " -out %s", *flagOut)
 	}
-	if b.Len() > 0 && *flagRuns == 5 && *flagDuration == 10*time.Second && !*flagQuick {
+	hasArgs := *flagQuick || *flagRuns != 5 || *flagDuration != 10*time.Second || *flagSections != allSections
+	if b.Len() > 0 && !hasArgs {
 		return " -args" + b.String()
 	}
 	return b.String()
@@ -251,7 +256,15 @@ func toolVersions(wrk string) []string {
 // runWrk runs wrk once and parses its report.
 func (e *env) runWrk(t *testing.T, url string, conns int, closeConn bool) WrkResult {
 	t.Helper()
-	out, err := itest.Run(append([]string{e.wrk}, WrkArgs(url, conns, e.s.load, closeConn)...), nil, e.s.load+30*time.Second)
+	return e.runWrkVia(t, nil, url, conns, closeConn)
+}
+
+// runWrkVia is runWrk with wrk's command line after prefix (such as
+// ip netns exec NAME).
+func (e *env) runWrkVia(t *testing.T, prefix []string, url string, conns int, closeConn bool) WrkResult {
+	t.Helper()
+	argv := append(append(append([]string(nil), prefix...), e.wrk), WrkArgs(url, conns, e.s.load, closeConn)...)
+	out, err := itest.Run(argv, nil, e.s.load+30*time.Second)
 	if err != nil {
 		t.Fatalf("wrk %s: %v\n%s", url, err, out)
 	}
@@ -435,131 +448,6 @@ func sectionAgentCheck(t *testing.T, e *env) *Table {
 		}
 	}
 	return tbl
-}
-
-// sectionExternalCheck: CPU and wall time of one external-check invocation,
-// the agent binary vs the reference bash+curl script, as haproxy runs them.
-// The invocations run in a worker (this test binary, TestExtCheckWorker)
-// inside a mount namespace whose /etc/hosts names the member ap1a, so the
-// script resolves HAPROXY_SERVER_NAME as it did in the reference
-// deployment; the worker reads each child's rusage from wait4, so the
-// namespace wrapper costs nothing that is measured.
-func sectionExternalCheck(t *testing.T, e *env) *Table {
-	m := startMemberAgent(t, itest.NewLoopback(t), "ap1a").Member
-	hosts := itest.HostsFile(t, map[string]string{"ap1a": m.IP})
-	// What haproxy 2.6 leaves in the environment of an external check.
-	environ := []string{
-		"HAPROXY_PROXY_ADDR=NOT_USED", "HAPROXY_PROXY_ID=3", "HAPROXY_PROXY_NAME=ap1", "HAPROXY_PROXY_PORT=NOT_USED",
-		"HAPROXY_SERVER_ADDR=" + m.IP, "HAPROXY_SERVER_CURCONN=0", "HAPROXY_SERVER_ID=1", "HAPROXY_SERVER_MAXCONN=0",
-		"HAPROXY_SERVER_NAME=ap1a", "HAPROXY_SERVER_PORT=1972", "HAPROXY_SERVER_SSL=0", "HAPROXY_SERVER_PROTO=tcp",
-		"PATH=/usr/bin:/bin",
-	}
-	check := []string{"NOT_USED", "NOT_USED", m.IP, "1972"}
-	invoke := func(bin string, args []string) (cpu, wall float64) {
-		spec, _ := json.Marshal(extSpec{Bin: bin, Args: args, Env: environ, N: e.s.extN})
-		argv := itest.WithHosts(t, hosts, os.Args[0], "-test.run=^TestExtCheckWorker$", "-test.count=1")
-		out, err := itest.Run(argv, []string{extWorkerEnv + "=" + string(spec)}, 5*time.Minute)
-		var r extResult
-		for line := range strings.Lines(out) {
-			if js, ok := strings.CutPrefix(strings.TrimSpace(line), extResultPrefix); ok {
-				err = errors.Join(err, json.Unmarshal([]byte(js), &r))
-			}
-		}
-		if err != nil || r.N != e.s.extN {
-			t.Fatalf("external-check worker for %s: %v\n%s", filepath.Base(bin), err, out)
-		}
-		return r.CPU / float64(r.N), r.Wall / float64(r.N)
-	}
-	var ac, aw, sc, sw, vc, vw, pc, pw []float64
-	for run := range e.s.runs {
-		for _, bin := range alternate(run, e.release, e.script) {
-			c, w := invoke(bin, check)
-			if bin == e.release {
-				ac, aw = append(ac, c), append(aw, w)
-			} else {
-				sc, sw = append(sc, c), append(sw, w)
-			}
-		}
-		// The floor: the same binary starting and printing its version.
-		c, w := invoke(e.release, []string{"version"})
-		vc, vw = append(vc, c), append(vw, w)
-		// The tests' build, with symbols and full paths.
-		c, w = invoke(e.agent, check)
-		pc, pw = append(pc, c), append(pw, w)
-	}
-	AC, SC := Summarise(ac), Summarise(sc)
-	ratio := Ratio(AC, SC)
-	t.Logf("external-check: agent %s CPU, script %s CPU", FmtDur(AC.Median), FmtDur(SC.Median))
-	tbl := &Table{
-		Title: "haproxy external-check",
-		Intro: fmt.Sprintf("One invocation as haproxy makes it: `<command> NOT_USED NOT_USED <ip> 1972`, environment holding only "+
-			"`HAPROXY_*` and `PATH` (`HAPROXY_SERVER_NAME=ap1a`, resolved through /etc/hosts as in the reference deployment), "+
-			"member primary. CPU is user+system time of the process and its children (wait4 rusage: bash's curl included), "+
-			"averaged over %d invocations per run. The reference script is `testbed/benchsuite/testdata/check.sh`, the reference "+
-			"deployment's two lines asking mirror_status.cxw; the agent's external-check mode asks the agent's /primary. "+
-			"Target: the agent uses <= 1/3 of the script's CPU.", e.s.extN),
-		Head: []string{"command", "CPU per check", "wall time per check", "CPU vs script", "target met"},
-	}
-	tbl.AddRow("iris-mirror-agent (external-check mode), release build", AC.Format(FmtDur), Summarise(aw).Format(FmtDur), FmtRatio(ratio), Verdict(ratio <= 1.0/3, !math.IsNaN(ratio)))
-	tbl.AddRow("reference check.sh (bash + curl)", SC.Format(FmtDur), Summarise(sw).Format(FmtDur), "1.00x", "baseline")
-	VC, PC := Summarise(vc), Summarise(pc)
-	tbl.AddRow("iris-mirror-agent version, release build (process start only)", VC.Format(FmtDur), Summarise(vw).Format(FmtDur), FmtRatio(Ratio(VC, SC)), "floor")
-	tbl.AddRow("iris-mirror-agent (external-check mode), plain `go build`", PC.Format(FmtDur), Summarise(pw).Format(FmtDur), FmtRatio(Ratio(PC, SC)), "")
-	tbl.Notes = append(tbl.Notes,
-		"Release build: `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'`. The plain build (symbols, full paths; what the tests use) starts measurably slower: more page faults at exec.",
-		"The floor row is the cost of anything this binary does per invocation: starting the Go process (mapping it, the runtime, "+
-			"the initialisation of every linked package) and exiting. The check itself (one HTTP/1.0 GET to the agent, without "+
-			"net/http's client) costs the difference. Go's process start is the limit of this target: a Go program that only "+
-			"prints a line costs about 1.2 ms of CPU on this machine.")
-	return tbl
-}
-
-const (
-	extWorkerEnv    = "IRISBENCH_EXTCHECK_SPEC"
-	extResultPrefix = "EXTCHECK-RESULT "
-)
-
-// extSpec is what TestExtCheckWorker runs; extResult what it measured.
-type extSpec struct {
-	Bin  string
-	Args []string
-	Env  []string
-	N    int
-}
-
-type extResult struct {
-	N         int
-	CPU, Wall float64 // seconds, summed over the invocations
-}
-
-// TestExtCheckWorker is the external-check section's helper process: it
-// runs one command N times and prints the summed CPU (from wait4's rusage)
-// and wall time. It does nothing unless the suite started it.
-func TestExtCheckWorker(t *testing.T) {
-	raw := os.Getenv(extWorkerEnv)
-	if raw == "" {
-		return // not started by sectionExternalCheck
-	}
-	var spec extSpec
-	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
-		t.Fatal(err)
-	}
-	var r extResult
-	for range min(max(spec.N, 1), 1000) {
-		cmd := exec.Command(spec.Bin, spec.Args...)
-		cmd.Env = spec.Env
-		t0 := time.Now()
-		err := cmd.Run()
-		r.Wall += time.Since(t0).Seconds()
-		if err != nil {
-			t.Fatalf("%s %v: %v (want exit 0: the member is primary)", spec.Bin, spec.Args, err)
-		}
-		ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		r.CPU += RusageCPU(ru).Seconds()
-		r.N++
-	}
-	js, _ := json.Marshal(r)
-	fmt.Println(extResultPrefix + string(js))
 }
 
 // sectionFootprint: memory and CPU of serve, idle and answering 10k

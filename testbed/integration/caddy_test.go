@@ -149,10 +149,8 @@ func TestCaddyGate(t *testing.T) {
 
 func caddyDoor(t *testing.T) frontDoor {
 	return frontDoor{
-		name: "caddy with the agents' gates (examples/caddy/Caddyfile)",
-		agentFlags: func(m *itest.Member) []string {
-			return append(append([]string(nil), fastAgent...), itest.GateFlags(m)...)
-		},
+		name:       "caddy with the agents' gates (examples/caddy/Caddyfile)",
+		agentFlags: func(t *testing.T) func(*itest.Member) []string { return exampleAgent(t, "caddy/Caddyfile") },
 		start: func(t *testing.T, l *layout) (askFunc, askFunc) {
 			startCaddy(t, l)
 			return caddyAsk(l)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -27,6 +28,10 @@ type composeService struct {
 	DependsOn   any               `yaml:"depends_on"`
 	NetworkMode string            `yaml:"network_mode"`
 	ReadOnly    bool              `yaml:"read_only"`
+	User        string            `yaml:"user"`
+	CapAdd      []string          `yaml:"cap_add"`
+	CapDrop     []string          `yaml:"cap_drop"`
+	SecurityOpt []string          `yaml:"security_opt"`
 	Healthcheck *struct {
 		Test []string `yaml:"test"`
 	} `yaml:"healthcheck"`
@@ -38,7 +43,7 @@ type composeService struct {
 // commands run, settings its agents read, ports its balancers listen on.
 func TestComposeFiles(t *testing.T) {
 	root := itest.Root(t)
-	files, _ := filepath.Glob(filepath.Join(root, "examples", "compose", "*.yml"))
+	files := composeLayouts(t, root)
 	if len(files) < 2 {
 		t.Fatalf("want the IRIS and the irissim compose files, found %v", files)
 	}
@@ -46,18 +51,8 @@ func TestComposeFiles(t *testing.T) {
 	stages := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Services map[string]composeService `yaml:"services"`
-			}
-			if err := yaml.Unmarshal(b, &doc); err != nil {
-				t.Fatalf("parse: %v", err)
-			}
 			dir := filepath.Dir(f)
-			svcs := doc.Services
+			svcs := readCompose(t, f)
 			for _, m := range []string{"ap1a", "ap1b", "ap2a", "ap2b"} {
 				if _, ok := svcs[m]; !ok {
 					t.Errorf("no service %s: the reference layout has members ap1a, ap1b, ap2a, ap2b", m)
@@ -190,12 +185,20 @@ func checkComposeService(t *testing.T, root, dir, name string, s composeService,
 		} else {
 			requireCommand(t, where+" command", binaryFor(t, bin), cmd)
 		}
+		// The healthcheck runs a binary the image holds (the agent's
+		// image: iris-mirror-check, its HEALTHCHECK's, is the cheap one).
+		holds := map[string]bool{}
+		for _, c := range stage.get("COPY") {
+			if f := strings.Fields(c); len(f) > 0 {
+				holds[f[len(f)-1]] = true
+			}
+		}
 		if s.Healthcheck == nil {
 			t.Errorf("%s: no healthcheck", where)
-		} else if hc := s.Healthcheck.Test; len(hc) < 3 || hc[0] != "CMD" || hc[1] != bin {
-			t.Errorf("%s: healthcheck %v should be [CMD %s subcommand...] (no shell in the image)", where, hc, bin)
+		} else if hc := s.Healthcheck.Test; len(hc) < 3 || hc[0] != "CMD" || !holds[hc[1]] {
+			t.Errorf("%s: healthcheck %v should be [CMD <a binary of the image> subcommand...] (no shell in the image)", where, hc)
 		} else {
-			requireCommand(t, where+" healthcheck", binaryFor(t, bin), hc[2:])
+			requireCommand(t, where+" healthcheck", binaryFor(t, hc[1]), hc[2:])
 		}
 		if !s.ReadOnly {
 			t.Errorf("%s: our images write nothing: set read_only: true", where)
@@ -231,4 +234,77 @@ var nginxMainConf = regexp.MustCompile(`(?m)^events\s*\{`)
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
+}
+
+// composeLayouts are the full compose files (not the override files that
+// go on top of them).
+func composeLayouts(t *testing.T, root string) []string {
+	t.Helper()
+	all, _ := filepath.Glob(filepath.Join(root, "examples", "compose", "*.yml"))
+	var files []string
+	for _, f := range all {
+		if !strings.HasSuffix(f, ".override.yml") {
+			files = append(files, f)
+		}
+	}
+	return files
+}
+
+func readCompose(t *testing.T, path string) map[string]composeService {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]composeService `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return doc.Services
+}
+
+// TestComposeFenceOverride merges the fence override onto each full
+// compose file as compose does (maps merged, cap_add added, scalars
+// replaced): every fenced agent shares its member's namespace, gains
+// NET_ADMIN and nothing else, keeps no-new-privileges and a read-only
+// file system, and its settings are real.
+func TestComposeFenceOverride(t *testing.T) {
+	root := itest.Root(t)
+	override := readCompose(t, filepath.Join(root, "examples", "compose", "docker-compose.fence.override.yml"))
+	if len(override) != 4 {
+		t.Fatalf("the override fences %d services; want the four agents", len(override))
+	}
+	for _, f := range composeLayouts(t, root) {
+		base := readCompose(t, f)
+		for name, o := range override {
+			where := filepath.Base(f) + " + override: " + name
+			b, ok := base[name]
+			if !ok {
+				t.Errorf("%s: no such service in the base file", where)
+				continue
+			}
+			if !strings.HasPrefix(b.NetworkMode, "service:") {
+				t.Errorf("%s: the agent must share its member's network namespace to fence it", where)
+			}
+			if o.User != "0" || !slices.Equal(o.CapAdd, []string{"NET_ADMIN"}) || !slices.Equal(b.CapDrop, []string{"ALL"}) {
+				t.Errorf("%s: user %q, cap_add %v over cap_drop %v; want root with NET_ADMIN alone (Docker gives added capabilities to root only)", where, o.User, o.CapAdd, b.CapDrop)
+			}
+			if !slices.Contains(b.SecurityOpt, "no-new-privileges:true") || !b.ReadOnly || o.ReadOnly {
+				t.Errorf("%s: the base's no-new-privileges and read-only file system must stay", where)
+			}
+			env := map[string]string{}
+			for k, v := range b.Environment {
+				env[k] = v
+			}
+			for k, v := range o.Environment {
+				env[k] = v
+			}
+			if env["MIRROR_AGENT_FENCE"] == "" {
+				t.Errorf("%s: no MIRROR_AGENT_FENCE", where)
+			}
+			checkServeConfig(t, where, b.Command[1:], env)
+		}
+	}
 }

@@ -71,10 +71,12 @@ func binaryFor(t *testing.T, path string) string {
 	switch filepath.Base(path) {
 	case "iris-mirror-agent":
 		return agent
+	case "iris-mirror-check":
+		return itest.CheckBinary(t)
 	case "irissim":
 		return sim
 	}
-	t.Fatalf("%s is neither iris-mirror-agent nor irissim", path)
+	t.Fatalf("%s is none of iris-mirror-agent, iris-mirror-check, irissim", path)
 	return ""
 }
 

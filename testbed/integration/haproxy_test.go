@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,21 @@ type failoverBounds struct {
 // The agent runs at --interval 250ms --timeout 500ms in these tests.
 var fastAgent = []string{"--interval", "250ms", "--timeout", "500ms"}
 
+// exampleAgent is the agent flags an example's "# agent:" line names for
+// member m (gates, ports), with fastAgent's timings last.
+func exampleAgent(t *testing.T, example string) func(m *itest.Member) []string {
+	return func(m *itest.Member) []string {
+		return append(itest.ExampleAgentFlags(t, example, m), fastAgent...)
+	}
+}
+
+// startExampleLayout is the reference layout with each agent running the
+// flags example names.
+func startExampleLayout(t *testing.T, example string) *layout {
+	t.Helper()
+	return startLayoutFlags(t, exampleAgent(t, example))
+}
+
 func TestHAProxyAgentCheck(t *testing.T) {
 	runHAProxyFailover(t, "haproxy/agent-check.cfg", failoverBounds{firstNew: time.Second, lastOld: 750 * time.Millisecond, hang: 1500 * time.Millisecond}, true)
 }
@@ -34,11 +51,12 @@ func TestHAProxyExternalCheck(t *testing.T) {
 // reference layout and drives the planned switch, primary down and primary
 // hang scenarios through it, measuring from client connections.
 func runHAProxyFailover(t *testing.T, example string, b failoverBounds, agentReason bool) {
-	l := startLayout(t, fastAgent...)
+	l := startExampleLayout(t, example)
 	agentBin, _ := itest.Binaries(t)
 	h := itest.StartHAProxy(t, itest.Example(t, example), l.hosts, []string{
 		"HAPROXY_BIND_ADDR=" + l.front,
 		"IRIS_MIRROR_AGENT=" + agentBin,
+		"IRIS_MIRROR_CHECK=" + itest.CheckBinary(t),
 	})
 	ap1 := l.front + ":1972"
 	ap2 := l.front + ":11972"
@@ -177,4 +195,48 @@ func measureSwitchAsk(t *testing.T, l *layout, ap1, ap2 askFunc, old, oldState s
 		}
 	}
 	return itest.Analyse(samples, t0, old, "ap1b"), ap2ok
+}
+
+// TestHAProxyExternalCheckCommands: the example with each binary as the
+// command (iris-mirror-check, the recommended one, and iris-mirror-agent,
+// which still does the job) follows a switch; a check that passes prints
+// nothing into haproxy's output, one that fails prints one line.
+func TestHAProxyExternalCheckCommands(t *testing.T) {
+	agentBin, _ := itest.Binaries(t)
+	for _, bin := range []string{itest.CheckBinary(t), agentBin} {
+		t.Run(filepath.Base(bin), func(t *testing.T) {
+			l := startExampleLayout(t, "haproxy/external-check.cfg")
+			h := itest.StartHAProxy(t, itest.Example(t, "haproxy/external-check.cfg"), l.hosts, []string{
+				"HAPROXY_BIND_ADDR=" + l.front, "IRIS_MIRROR_CHECK=" + bin,
+			})
+			ap1 := l.front + ":1972"
+			h.WaitServer(t, "ap1", "ap1a", "UP", 10*time.Second)
+			h.WaitServer(t, "ap1", "ap1b", "DOWN", 10*time.Second)
+			waitRouted(t, ap1, "ap1a", 5*time.Second)
+			l.set(t, "ap1a", "backup", "ap1b", "primary")
+			h.WaitServer(t, "ap1", "ap1a", "DOWN", 10*time.Second)
+			h.WaitServer(t, "ap1", "ap1b", "UP", 10*time.Second)
+			waitRouted(t, ap1, "ap1b", 5*time.Second)
+
+			// haproxy -db passes a check's output through: the backups'
+			// failures show, the primaries' passes do not.
+			out, _ := os.ReadFile(h.Proc.Log)
+			var oks, fails int
+			for line := range strings.Lines(string(out)) {
+				switch {
+				case strings.HasPrefix(line, "OK "):
+					oks++
+				case strings.HasPrefix(line, "FAIL "):
+					fails++
+				}
+			}
+			t.Logf("haproxy output: %d OK lines, %d FAIL lines", oks, fails)
+			if oks != 0 {
+				t.Errorf("%d OK lines in haproxy's output: a passing check must print nothing", oks)
+			}
+			if fails == 0 {
+				t.Errorf("no FAIL line in haproxy's output: either the backups' failing checks print nothing, or haproxy no longer passes the output through (then this test proves nothing)\n%s", itest.Tail(h.Proc.Log, 20))
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,37 +85,10 @@ type k8sObject struct {
 // TestKubernetesExample checks the StatefulSet with the agent sidecar: the
 // pod is Ready only as primary (readiness /primary), the agent is live on
 // /live, each Service selects the pods and targets ports that exist, the
-// standby Service reaches only standby gates, and the agent's settings
-// are real.
+// primary Service reaches only primary gates and the standby Service only
+// standby gates, and the agent's settings are real.
 func TestKubernetesExample(t *testing.T) {
-	path := filepath.Join(itest.Root(t), "examples", "kubernetes", "mirror-ap1.yaml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sts *k8sObject
-	services := map[string]*k8sObject{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for {
-		var o k8sObject
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("parse: %v", err)
-		}
-		switch o.Kind {
-		case "StatefulSet":
-			sts = &o
-		case "Service":
-			services[o.Metadata.Name] = &o
-		case "":
-		default:
-			t.Errorf("unexpected kind %s", o.Kind)
-		}
-	}
-	if sts == nil {
-		t.Fatal("no StatefulSet")
-	}
+	sts, services := kubernetesObjects(t, filepath.Join(itest.Root(t), "examples", "kubernetes", "mirror-ap1.yaml"))
 	spec := sts.Spec
 	if spec.PodManagementPolicy != "Parallel" {
 		t.Error("podManagementPolicy must be Parallel: with readiness /primary a backup pod is never Ready, and OrderedReady would wait for it forever")
@@ -163,18 +137,18 @@ func TestKubernetesExample(t *testing.T) {
 	if v := env["MIRROR_AGENT_HTTP_LISTEN"]; v != "" {
 		_, httpPort, _ = net.SplitHostPort(v)
 	}
-	gates, standbyGates := map[string]bool{}, map[string]bool{}
+	gates, standbyGates := map[string]string{}, map[string]bool{} // listen -> target
 	for _, a := range agent.Args {
 		if v, ok := strings.CutPrefix(a, "--gate="); ok {
-			listen, _, _ := strings.Cut(v, "=")
-			gates[listen] = true
+			listen, target, _ := strings.Cut(v, "=")
+			gates[listen] = target
 		}
 	}
 	for _, a := range agent.Args {
 		if v, ok := strings.CutPrefix(a, "--gate-role="); ok {
 			listen, role, _ := strings.Cut(v, "=")
 			_, port, _ := net.SplitHostPort(listen)
-			if !gates[listen] {
+			if _, ok := gates[listen]; !ok {
 				t.Errorf("--gate-role %s names no --gate", listen)
 			}
 			if role == "standby" {
@@ -225,9 +199,21 @@ func TestKubernetesExample(t *testing.T) {
 	if primary == nil || primary.Spec.PublishNotReadyAddresses {
 		t.Fatal("ap1-primary must exist and route only to Ready pods (the primary)")
 	}
+	// The primary Service goes through the agent's primary gates: readiness
+	// steers, the gate refuses on a member that is not the primary (an
+	// endpoint lags readiness), and each gate reaches an IRIS port.
+	irisPorts := map[string]bool{}
+	for name, owner := range portOwner {
+		if owner != agent.Name {
+			irisPorts[strconv.Itoa(ports[name])] = true
+		}
+	}
 	for _, p := range primary.Spec.Ports {
-		if owner := portOwner[p.TargetPort.(string)]; owner != "iris" {
-			t.Errorf("ap1-primary port %s should reach IRIS itself, not %s", p.Name, owner)
+		port := strconv.Itoa(ports[p.TargetPort.(string)])
+		target, gated := gates[":"+port]
+		_, targetPort, _ := net.SplitHostPort(target)
+		if portOwner[p.TargetPort.(string)] != agent.Name || !gated || standbyGates[port] || !irisPorts[targetPort] {
+			t.Errorf("ap1-primary port %s must target one of the agent's primary gates (--gate :PORT=127.0.0.1:IRIS_PORT), not %s", p.Name, port)
 		}
 	}
 	if standby == nil || !standby.Spec.PublishNotReadyAddresses {
@@ -239,4 +225,155 @@ func TestKubernetesExample(t *testing.T) {
 			t.Errorf("ap1-standby port %s must target one of the agent's standby gates (--gate-role LISTEN=standby), not %s", p.Name, port)
 		}
 	}
+}
+
+// TestKubernetesFencePatch applies the fence patch to the agent sidecar
+// as a strategic merge patch does (env merged by name, securityContext
+// fields replaced): the agent gains NET_ADMIN and nothing else, as root
+// (Kubernetes gives added capabilities to root only), keeps no privilege
+// escalation and a read-only root, its settings are real, and its own
+// ports and the standby gates are not fenced.
+func TestKubernetesFencePatch(t *testing.T) {
+	root := filepath.Join(itest.Root(t), "examples", "kubernetes")
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var sts k8sObject
+	dec := yaml.NewDecoder(bytes.NewReader(read("mirror-ap1.yaml")))
+	for sts.Kind != "StatefulSet" {
+		sts = k8sObject{}
+		if err := dec.Decode(&sts); err != nil {
+			t.Fatalf("no StatefulSet: %v", err)
+		}
+	}
+	var patch struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Name string `yaml:"name"`
+						Env  []struct {
+							Name  string `yaml:"name"`
+							Value string `yaml:"value"`
+						} `yaml:"env"`
+						SecurityContext struct {
+							RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
+							RunAsUser                *int  `yaml:"runAsUser"`
+							AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+							ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+							Capabilities             struct {
+								Drop []string `yaml:"drop"`
+								Add  []string `yaml:"add"`
+							} `yaml:"capabilities"`
+						} `yaml:"securityContext"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal(read("fence-patch.yaml"), &patch); err != nil {
+		t.Fatal(err)
+	}
+	cs := patch.Spec.Template.Spec.Containers
+	if len(cs) != 1 || cs[0].Name != "agent" {
+		t.Fatalf("the patch should touch the agent container only: %+v", cs)
+	}
+	var base *k8sContainer
+	for i, c := range sts.Spec.Template.Spec.Containers {
+		if c.Name == "agent" {
+			base = &sts.Spec.Template.Spec.Containers[i]
+		}
+	}
+	if base == nil {
+		t.Fatal("no container named agent in mirror-ap1.yaml")
+	}
+	env := map[string]string{}
+	for _, e := range base.Env {
+		env[e.Name] = e.Value
+		if e.ValueFrom != nil {
+			env[e.Name] = "from-kubernetes"
+		}
+	}
+	for _, e := range cs[0].Env {
+		env[e.Name] = e.Value
+	}
+	checkServeConfig(t, "agent sidecar with the fence", base.Args[1:], env)
+	spec, err := config.ParseFence(strings.Split(env["MIRROR_AGENT_FENCE"], ","), nil)
+	if err != nil || len(spec.Ports) == 0 {
+		t.Fatalf("fence ports: %v %v", spec, err)
+	}
+	for _, p := range base.Ports {
+		for _, f := range spec.Ports {
+			if p.ContainerPort == int(f) {
+				t.Errorf("the fence takes the agent's own port %s (%d)", p.Name, f)
+			}
+		}
+	}
+	sc := cs[0].SecurityContext
+	if sc.RunAsUser == nil || *sc.RunAsUser != 0 || sc.RunAsNonRoot == nil || *sc.RunAsNonRoot {
+		t.Error("the fenced agent must run as root: Kubernetes gives added capabilities to root only")
+	}
+	if !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || !slices.Equal(sc.Capabilities.Add, []string{"NET_ADMIN"}) {
+		t.Errorf("capabilities drop %v add %v; want every one dropped but NET_ADMIN", sc.Capabilities.Drop, sc.Capabilities.Add)
+	}
+	if sc.AllowPrivilegeEscalation != nil || sc.ReadOnlyRootFilesystem != nil {
+		t.Error("the patch must leave the base's no-escalation and read-only root alone")
+	}
+	if b := base.SecurityContext; b == nil || b.AllowPrivilegeEscalation || !b.ReadOnlyRootFilesystem {
+		t.Error("the base agent must forbid privilege escalation and keep a read-only root")
+	}
+}
+
+// kubernetesObjects parses a manifest: its StatefulSet and its Services.
+func kubernetesObjects(t *testing.T, path string) (*k8sObject, map[string]*k8sObject) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sts *k8sObject
+	services := map[string]*k8sObject{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var o k8sObject
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		switch o.Kind {
+		case "StatefulSet":
+			sts = &o
+		case "Service":
+			services[o.Metadata.Name] = &o
+		case "":
+		default:
+			t.Errorf("unexpected kind %s", o.Kind)
+		}
+	}
+	if sts == nil {
+		t.Fatal("no StatefulSet")
+	}
+	return sts, services
+}
+
+// kubernetesAgent is the iris-mirror-agent sidecar of a manifest's
+// StatefulSet, whose args start with serve.
+func kubernetesAgent(t *testing.T, path string) k8sContainer {
+	t.Helper()
+	sts, _ := kubernetesObjects(t, path)
+	for _, c := range sts.Spec.Template.Spec.Containers {
+		if strings.Contains(c.Image, "iris-mirror-agent") {
+			if len(c.Args) == 0 || c.Args[0] != "serve" {
+				t.Fatalf("agent args %v should start with serve", c.Args)
+			}
+			return c
+		}
+	}
+	t.Fatal("no iris-mirror-agent sidecar in the pod")
+	return k8sContainer{}
 }

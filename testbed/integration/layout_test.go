@@ -4,6 +4,7 @@ package integration
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,14 +34,8 @@ var referenceMembers = []struct {
 	{"ap2a", 3, "primary"}, {"ap2b", 4, "backup"},
 }
 
-// startLayout starts the four members and their agents with agentFlags.
-func startLayout(t *testing.T, agentFlags ...string) *layout {
-	t.Helper()
-	return startLayoutFlags(t, func(*itest.Member) []string { return agentFlags })
-}
-
-// startLayoutFlags is startLayout with flags per member (gates listen on
-// the member's own address).
+// startLayoutFlags starts the four members and their agents with flags per
+// member (gates listen on the member's own address).
 func startLayoutFlags(t *testing.T, agentFlags func(m *itest.Member) []string) *layout {
 	t.Helper()
 	l := &layout{net: itest.NewLoopback(t), members: map[string]*itest.Member{}, agents: map[string]*itest.Agent{}}
@@ -84,4 +79,23 @@ func waitRouted(t *testing.T, addr, want string, d time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// haproxyEnv points a haproxy example at the layout through its
+// variables: the frontends on front, each member by address (AP1A_HOST...).
+func (l *layout) haproxyEnv() []string {
+	env := []string{"HAPROXY_BIND_ADDR=" + l.front}
+	for name, m := range l.members {
+		env = append(env, strings.ToUpper(name)+"_HOST="+m.IP)
+	}
+	return env
+}
+
+// agentLogs are the log files of the layout's agents.
+func (l *layout) agentLogs() []string {
+	var logs []string
+	for _, a := range l.agents {
+		logs = append(logs, a.Proc.Log)
+	}
+	return logs
 }

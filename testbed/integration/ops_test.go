@@ -192,8 +192,9 @@ func sample(fams map[string]*dto.MetricFamily, name string, labels map[string]st
 func TestMaintenanceDrainThroughHAProxy(t *testing.T) {
 	dir := t.TempDir()
 	drain := func(member string) string { return filepath.Join(dir, member+".drain") }
+	example := exampleAgent(t, "haproxy/agent-check.cfg")
 	l := startLayoutFlags(t, func(m *itest.Member) []string {
-		return append([]string{"--drain-file", drain(m.Name)}, fastAgent...)
+		return append([]string{"--drain-file", drain(m.Name)}, example(m)...)
 	})
 	agentBin, _ := itest.Binaries(t)
 	h := itest.StartHAProxy(t, itest.Example(t, "haproxy/agent-check.cfg"), l.hosts, []string{

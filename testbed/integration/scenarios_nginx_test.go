@@ -15,10 +15,8 @@ import (
 
 func nginxDoor() frontDoor {
 	return frontDoor{
-		name: "nginx with the agents' gates (examples/nginx/http-gate.conf)",
-		agentFlags: func(m *itest.Member) []string {
-			return append(append([]string(nil), fastAgent...), itest.GateFlags(m)...)
-		},
+		name:       "nginx with the agents' gates (examples/nginx/http-gate.conf)",
+		agentFlags: func(t *testing.T) func(*itest.Member) []string { return exampleAgent(t, "nginx/http-gate.conf") },
 		start: func(t *testing.T, l *layout) (askFunc, askFunc) {
 			itest.StartNginx(t, itest.Example(t, "nginx/http-gate.conf"), l.hosts)
 			return itest.HTTPAsk("http://"+l.front+"/ap1/csp/mirrorns/api/get", clientTimeout),

@@ -23,7 +23,7 @@ type askFunc func(ctx context.Context) (string, error)
 type frontDoor struct {
 	name string
 	// agentFlags are each member's agent's extra flags.
-	agentFlags func(m *itest.Member) []string
+	agentFlags func(t *testing.T) func(m *itest.Member) []string
 	// start runs the balancer in front of l, waits until its first checks
 	// settled, and returns how a client reaches mirror sets AP1 and AP2.
 	start func(t *testing.T, l *layout) (ap1, ap2 askFunc)
@@ -49,7 +49,7 @@ const clientTimeout = 5 * time.Second
 func haproxyDoor() frontDoor {
 	return frontDoor{
 		name:       "haproxy agent-check (examples/haproxy/agent-check.cfg)",
-		agentFlags: func(*itest.Member) []string { return fastAgent },
+		agentFlags: func(t *testing.T) func(*itest.Member) []string { return exampleAgent(t, "haproxy/agent-check.cfg") },
 		start: func(t *testing.T, l *layout) (askFunc, askFunc) {
 			h := itest.StartHAProxy(t, itest.Example(t, "haproxy/agent-check.cfg"), l.hosts, []string{"HAPROXY_BIND_ADDR=" + l.front})
 			for _, s := range [][2]string{{"ap1", "ap1a"}, {"ap2", "ap2a"}} {
@@ -171,7 +171,7 @@ func ms(d time.Duration) string {
 // runReferenceScenarios walks the seed's scenarios through d and prints
 // what the reference did next to what we did.
 func runReferenceScenarios(t *testing.T, d frontDoor) {
-	l := startLayoutFlags(t, d.agentFlags)
+	l := startLayoutFlags(t, d.agentFlags(t))
 	ap1, ap2 := d.start(t, l)
 	waitAsk(t, ap1, "ap1a", 10*time.Second)
 	waitAsk(t, ap2, "ap2a", 10*time.Second)

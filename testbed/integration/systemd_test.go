@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,4 +127,60 @@ func TestSystemdUnit(t *testing.T) {
 	if score > 2.0 {
 		t.Errorf("exposure %.1f: the sandbox weakened (was 1.2)", score)
 	}
+}
+
+// TestSystemdFenceDropIn: the fence drop-in, merged onto the unit as
+// systemd merges it, gives the agent CAP_NET_ADMIN and netlink and
+// nothing more, and its settings are real.
+func TestSystemdFenceDropIn(t *testing.T) {
+	dir := filepath.Join(itest.Root(t), "examples", "systemd")
+	svc := parseUnit(t, filepath.Join(dir, "iris-mirror-agent.service"))["Service"]
+	dropIn := parseUnit(t, filepath.Join(dir, "fence.conf"))
+	if len(dropIn) != 1 || dropIn["Service"] == nil {
+		t.Fatalf("the drop-in should hold only [Service]: %v", dropIn)
+	}
+	// systemd: list settings (capabilities, address families) add up,
+	// an empty assignment resets; single-valued ones, the last wins.
+	merged := func(key string) []string {
+		var out []string
+		for _, v := range append(append([]string(nil), svc[key]...), dropIn["Service"][key]...) {
+			if v == "" {
+				out = nil
+				continue
+			}
+			out = append(out, strings.Fields(v)...)
+		}
+		return out
+	}
+	last := func(key string) string {
+		v := append(append([]string(nil), svc[key]...), dropIn["Service"][key]...)
+		if len(v) == 0 {
+			return ""
+		}
+		return v[len(v)-1]
+	}
+	if got := merged("CapabilityBoundingSet"); strings.Join(got, " ") != "CAP_NET_ADMIN" {
+		t.Errorf("bounding set %v; want CAP_NET_ADMIN alone", got)
+	}
+	if got := merged("AmbientCapabilities"); strings.Join(got, " ") != "CAP_NET_ADMIN" {
+		t.Errorf("ambient capabilities %v; want CAP_NET_ADMIN alone", got)
+	}
+	if got := merged("RestrictAddressFamilies"); !slices.Contains(got, "AF_NETLINK") || !slices.Contains(got, "AF_INET") {
+		t.Errorf("address families %v; want AF_NETLINK added to the unit's", got)
+	}
+	if last("PrivateUsers") != "no" {
+		t.Error("PrivateUsers must be off: in a private user namespace CAP_NET_ADMIN does not reach the host's firewall")
+	}
+	if last("DynamicUser") != "yes" || last("NoNewPrivileges") != "yes" {
+		t.Error("the drop-in must keep the unit's unprivileged user")
+	}
+	env := map[string]string{}
+	for _, e := range append(append([]string(nil), svc["Environment"]...), dropIn["Service"]["Environment"]...) {
+		k, v, _ := strings.Cut(e, "=")
+		env[k] = v
+	}
+	if env["MIRROR_AGENT_FENCE"] == "" {
+		t.Fatal("the drop-in sets no MIRROR_AGENT_FENCE")
+	}
+	checkServeConfig(t, "fence.conf", nil, env)
 }

@@ -91,8 +91,9 @@ var (
 	buildErr  error
 )
 
-// Binaries builds iris-mirror-agent and irissim once per test process
-// (CGO off: the same static build the Dockerfile ships).
+// Binaries builds iris-mirror-agent, iris-mirror-check and irissim once
+// per test process (CGO off: the same static build the Dockerfile ships),
+// side by side as the image holds them.
 func Binaries(t testing.TB) (agent, irissim string) {
 	t.Helper()
 	root := Root(t)
@@ -101,7 +102,7 @@ func Binaries(t testing.TB) (agent, irissim string) {
 		if buildErr != nil {
 			return
 		}
-		for _, pkg := range []string{"iris-mirror-agent", "irissim"} {
+		for _, pkg := range []string{"iris-mirror-agent", "iris-mirror-check", "irissim"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, pkg), "./cmd/"+pkg)
 			cmd.Dir = root
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -115,6 +116,14 @@ func Binaries(t testing.TB) (agent, irissim string) {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(buildDir, "iris-mirror-agent"), filepath.Join(buildDir, "irissim")
+}
+
+// CheckBinary is the small external-check and healthcheck binary, built
+// by Binaries next to iris-mirror-agent.
+func CheckBinary(t testing.TB) string {
+	t.Helper()
+	agent, _ := Binaries(t)
+	return filepath.Join(filepath.Dir(agent), "iris-mirror-check")
 }
 
 // Main runs a test package's tests and removes the built binaries after.

@@ -21,7 +21,14 @@ func ParseMetrics(r io.Reader) (map[string]*dto.MetricFamily, error) {
 // ScrapeMetrics GETs url and parses it, failing the test if it does not.
 func ScrapeMetrics(t testing.TB, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := (&http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}).Get(url)
+	return ScrapeMetricsVia(t, &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}, url)
+}
+
+// ScrapeMetricsVia is ScrapeMetrics with a client of the caller's (one
+// that dials inside a network namespace, say).
+func ScrapeMetricsVia(t testing.TB, client *http.Client, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}

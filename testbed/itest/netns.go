@@ -87,6 +87,22 @@ func RequireNetns(t testing.TB) *NetPair {
 	return p
 }
 
+// AddIPv6 gives both ends of the pair an IPv6 address too (fd69::1 on
+// the agent's side, fd69::2 on the member's, a unique local prefix that
+// exists only inside the pair) and returns them.
+func (p *NetPair) AddIPv6(t testing.TB) (agentIP, memberIP string) {
+	t.Helper()
+	for _, s := range [][]string{
+		{"-n", p.Agent, "addr", "add", "fd69::1/64", "dev", p.agentIf, "nodad"},
+		{"-n", p.Member, "addr", "add", "fd69::2/64", "dev", p.memberIf, "nodad"},
+	} {
+		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(s, " "), err, out)
+		}
+	}
+	return "fd69::1", "fd69::2"
+}
+
 // Exec wraps argv to run inside namespace ns.
 func (p *NetPair) Exec(ns string, argv ...string) []string {
 	return append([]string{"ip", "netns", "exec", ns}, argv...)
@@ -201,6 +217,19 @@ func (n *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn
 	var c net.Conn
 	var err error
 	d := &net.Dialer{Control: haproxyclient.DelayHandshakeACK} // as haproxy dials
+	if derr := n.do(func() { c, err = d.DialContext(ctx, network, addr) }); derr != nil {
+		return nil, derr
+	}
+	return c, err
+}
+
+// DialWith dials from inside the namespace with d (nil: a plain dialer).
+func (n *Netns) DialWith(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+	if d == nil {
+		d = &net.Dialer{}
+	}
+	var c net.Conn
+	var err error
 	if derr := n.do(func() { c, err = d.DialContext(ctx, network, addr) }); derr != nil {
 		return nil, derr
 	}

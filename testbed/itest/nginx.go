@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -46,11 +48,48 @@ func RequireNginxStream(t testing.TB) {
 // ends.
 func StartNginx(t testing.TB, conf, hostsFile string) *Nginx {
 	t.Helper()
+	lockNginx(t)
+	return startNginx(t, conf, hostsFile)
+}
+
+var nginxListen = regexp.MustCompile(`(?m)^(\s*listen\s+)(\d+)(\s*;)`)
+
+// StartNginxOn runs conf as StartNginx does, from a copy in which each
+// "listen PORT;" becomes "listen IP:PORT+shift;": nothing else binds
+// there, so a long run (a soak) holds no machine-wide lock. Only the
+// listen lines differ from conf.
+func StartNginxOn(t testing.TB, conf, hostsFile, ip string, shift int) *Nginx {
+	t.Helper()
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := nginxListen.ReplaceAllStringFunc(string(b), func(m string) string {
+		p := nginxListen.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(p[2])
+		return fmt.Sprintf("%s%s:%d%s", p[1], ip, n+shift, p[3])
+	})
+	if moved == string(b) {
+		t.Fatalf("%s: no listen PORT; line to move", conf)
+	}
+	copyPath := filepath.Join(t.TempDir(), filepath.Base(conf))
+	if err := os.WriteFile(copyPath, []byte(moved), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startNginx(t, copyPath, hostsFile)
+}
+
+// Reload has the nginx master re-read its configuration (SIGHUP, what
+// nginx -s reload and systemctl reload send): new workers start, the old
+// ones finish their sessions.
+func (n *Nginx) Reload() error { return n.Proc.Signal(syscall.SIGHUP) }
+
+func startNginx(t testing.TB, conf, hostsFile string) *Nginx {
+	t.Helper()
 	bin := RequireTool(t, "nginx")
 	if b, err := os.ReadFile(conf); err == nil && strings.Contains(string(b), "ngx_stream_module") {
 		RequireNginxStream(t)
 	}
-	lockNginx(t)
 	dir := t.TempDir()
 	errLog := filepath.Join(dir, "error.log")
 	pid := filepath.Join(dir, "nginx.pid")
