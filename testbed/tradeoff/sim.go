@@ -155,7 +155,9 @@ type counts struct {
 // ones finished or not, up to maxInFlight running), each round is
 // observed when its probe returns (at the latest at its deadline, as an
 // error), and the real checker.Machine decides, superseding a round that
-// started before one already observed. Its tracker follows one question.
+// started before one already observed; a lease that runs out with no
+// newer round is told to the machine (Expire). Its tracker follows one
+// question.
 type agent struct {
 	s       Settings
 	w       iris
@@ -186,7 +188,20 @@ func (a *agent) runUntil(t time.Time) {
 		a.next = a.next.Add(a.s.Interval)
 	}
 	a.observeUntil(t)
+	a.expireUntil(t)
 	a.tr.advance(t)
+}
+
+// expireUntil tells the machine when the current snapshot's lease ran out
+// by t with no newer round, as the monitor's lease watcher does (the role
+// becomes unknown). A round observed at the very instant the lease ends
+// comes after: the watcher needs one wake-up, a round two.
+func (a *agent) expireUntil(t time.Time) {
+	if s := a.tr.cur; s != nil && !t.Before(s.Expires) {
+		if next, ok := a.m.Expire(s.Expires); ok {
+			a.tr.publish(s.Expires, next)
+		}
+	}
 }
 
 func (a *agent) start(at time.Time) {
@@ -206,6 +221,7 @@ func (a *agent) start(at time.Time) {
 func (a *agent) observeUntil(t time.Time) {
 	for len(a.flight) > 0 && !a.flight[0].end.After(t) {
 		r := a.flight.pop()
+		a.expireUntil(r.end)
 		a.tr.advance(r.end)
 		snap, applied := a.m.Observe(r.start, r.end, r.res)
 		if !applied {
