@@ -15,15 +15,16 @@ func TestServeDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Interval != time.Second || cfg.Timeout != 800*time.Millisecond || cfg.Rise != 2 || cfg.Fall != 3 ||
+	if cfg.Interval != 125*time.Millisecond || cfg.Timeout != 525*time.Millisecond || cfg.Rise != 2 || cfg.Fall != 3 ||
 		cfg.HTTPListen != ":9797" || cfg.AgentListen != ":9798" || cfg.SuperServer != "127.0.0.1:1972" ||
 		cfg.MirrorStatusURL != "http://127.0.0.1:52773/csp/mirror_status.cxw" || cfg.Member == "" {
 		t.Fatalf("defaults: %+v", cfg)
 	}
-	// A hung primary must be reported not routable within 3 s by default:
-	// it stops being routable at its first failed probe.
-	if worst := cfg.Interval + cfg.Timeout; worst > 3*time.Second {
-		t.Fatalf("default worst case %v > 3s", worst)
+	// A hung primary must be routed around within 1 s by a balancer that
+	// checks every 250 ms (docs/tuning.md): the default lease, after which
+	// the last answer is not believed, leaves it the 250 ms.
+	if lease := cfg.AnswerLease(); lease > 750*time.Millisecond {
+		t.Fatalf("default lease %v > 750ms", lease)
 	}
 }
 
@@ -44,7 +45,11 @@ func TestHelpListsEnvAndDefaults(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err %v", err)
 	}
-	for _, want := range []string{"--interval duration", "MIRROR_AGENT_INTERVAL", "(default 1s)", "--agent-listen", "MIRROR_AGENT_AGENT_LISTEN"} {
+	def, err := LoadServe(nil, nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--interval duration", "MIRROR_AGENT_INTERVAL (default " + def.Interval.String() + ")", "--agent-listen", "MIRROR_AGENT_AGENT_LISTEN"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}

@@ -21,8 +21,8 @@ type Serve struct {
 	SuperServer        string        `env:"SUPERSERVER" envDefault:"127.0.0.1:1972" flag:"superserver" help:"SuperServer host:port to connect-check (empty disables)"`
 	HTTPListen         string        `env:"HTTP_LISTEN" envDefault:":9797" flag:"http-listen" help:"HTTP health endpoints listen address (empty disables)"`
 	AgentListen        string        `env:"AGENT_LISTEN" envDefault:":9798" flag:"agent-listen" help:"haproxy agent-check listen address (empty disables)"`
-	Interval           time.Duration `env:"INTERVAL" envDefault:"1s" flag:"interval" help:"time between probe rounds"`
-	Timeout            time.Duration `env:"TIMEOUT" envDefault:"800ms" flag:"timeout" help:"deadline of one probe round, retries included; rounds overlap, so a slow answer does not delay the next round"`
+	Interval           time.Duration `env:"INTERVAL" envDefault:"125ms" flag:"interval" help:"time between probe rounds, each one mirror_status request to IRIS (how the defaults were chosen: docs/tuning.md)"`
+	Timeout            time.Duration `env:"TIMEOUT" envDefault:"525ms" flag:"timeout" help:"deadline of one probe round, retries included; rounds overlap, so a slow answer does not delay the next round"`
 	Lease              time.Duration `env:"LEASE" envDefault:"0s" flag:"lease" help:"how long an answer is believed after the start of the probe round behind it; past it every check fails (0: interval + timeout)"`
 	Rise               int           `env:"RISE" envDefault:"2" flag:"rise" help:"consecutive good answers to leave role down"`
 	Fall               int           `env:"FALL" envDefault:"3" flag:"fall" help:"consecutive probe errors before role down (/primary fails at the first)"`
@@ -43,7 +43,7 @@ type Serve struct {
 	DrainFile       string        `env:"DRAIN_FILE" flag:"drain-file" help:"while this file exists the member is in maintenance: every check but live fails (checked each round)"`
 	AdminSocket     string        `env:"ADMIN_SOCKET" flag:"admin-socket" help:"unix socket for local admin commands (poke, maintenance); empty disables"`
 	AdminSocketMode string        `env:"ADMIN_SOCKET_MODE" envDefault:"0600" flag:"admin-socket-mode" help:"permissions of the admin socket: 0600 (its owner only), or 0620 or 0660 to let the agent's group (such as IRIS's user, added to it) connect; never others"`
-	PokeMinInterval time.Duration `env:"POKE_MIN_INTERVAL" envDefault:"200ms" flag:"poke-min-interval" help:"a poke starts a probe round no sooner than this after the previous round"`
+	PokeMinInterval time.Duration `env:"POKE_MIN_INTERVAL" envDefault:"50ms" flag:"poke-min-interval" help:"a poke starts a probe round no sooner than this after the previous round"`
 	OnChange        string        `env:"ON_CHANGE" flag:"on-change" help:"program (and arguments, split on spaces, no shell) run on every role change"`
 	OnChangeTimeout time.Duration `env:"ON_CHANGE_TIMEOUT" envDefault:"10s" flag:"on-change-timeout" help:"kill the on-change program after this long"`
 

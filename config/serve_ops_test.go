@@ -15,7 +15,7 @@ func TestServeOpsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.QListInstance != "" || cfg.IrisBin != "iris" || !cfg.Metrics || cfg.DrainFile != "" || cfg.AdminSocket != "" ||
-		cfg.AdminSocketPerm() != 0o600 || cfg.PokeMinInterval != 200*time.Millisecond || cfg.OnChange != "" || cfg.OnChangeTimeout != 10*time.Second {
+		cfg.AdminSocketPerm() != 0o600 || cfg.PokeMinInterval != 50*time.Millisecond || cfg.OnChange != "" || cfg.OnChangeTimeout != 10*time.Second {
 		t.Fatalf("ops defaults: %+v", cfg)
 	}
 }

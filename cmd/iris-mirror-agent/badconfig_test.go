@@ -57,7 +57,7 @@ func TestBadConfiguration(t *testing.T) {
 		{"agent-listen", ":x"}, {"agent-listen", "127.0.0.1"},
 		{"interval", "soon"}, {"interval", "0s"}, {"interval", "-1s"}, {"interval", "1ms"},
 		{"timeout", "x"}, {"timeout", "0s"}, {"timeout", "2m"},
-		{"lease", "x"}, {"lease", "-1s"}, {"lease", "1s"}, {"lease", "11m"}, {"agent-send-wait", "x"}, {"agent-send-wait", "-1ms"}, {"agent-send-wait", "11s"},
+		{"lease", "x"}, {"lease", "-1s"}, {"lease", "10ms"}, {"lease", "11m"}, {"agent-send-wait", "x"}, {"agent-send-wait", "-1ms"}, {"agent-send-wait", "11s"},
 		{"rise", "x"}, {"rise", "0"}, {"rise", "101"},
 		{"fall", "many"}, {"fall", "0"}, {"fall", "-3"},
 		{"shutdown-delay", "x"}, {"shutdown-delay", "-1s"}, {"shutdown-delay", "6m"},

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/irismirror/iris-mirror-agent/testbed/latency"
 	"github.com/irismirror/iris-mirror-agent/testbed/simulator"
 )
 
@@ -27,6 +29,9 @@ and a loopback control endpoint to change its state (irissim set).`)
 	ss := fs.String("superserver", "", "SuperServer address (default IP:1972)")
 	control := fs.String("control", "", "control endpoint address, loopback only (default IP:52780)")
 	state := fs.String("state", "primary", "initial state: primary, backup, async, hang or down")
+	latencyProfile := fs.String("latency-profile", "none", "how long mirror_status.cxw takes to answer: none, jitter ("+
+		"94.9:0-20ms,5:100-400ms,0.1:1-3s), or PCT:MIN-MAX,... with percentages summing to 100")
+	latencySeed := fs.Uint64("latency-seed", 0, "seed of the latency draws (0: a new one, printed)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -46,11 +51,25 @@ and a loopback control endpoint to change its state (irissim set).`)
 		fmt.Fprintf(stderr, "irissim serve: invalid --state: %v\n", err)
 		return 2
 	}
+	prof, err := latency.Parse(*latencyProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "irissim serve: invalid --latency-profile %q: %v\n", *latencyProfile, err)
+		return 2
+	}
 	if err := requireLoopback(*control); err != nil {
 		fmt.Fprintf(stderr, "irissim serve: invalid --control %q: %v\n", *control, err)
 		return 2
 	}
 	m := simulator.NewMember(*name, *web, *ss, st)
+	lat := ""
+	if len(prof.Parts) > 0 && prof.String() != "100:0s" {
+		seed := *latencySeed
+		if seed == 0 {
+			seed = rand.Uint64() >> 1
+		}
+		m.SetLatency(prof, seed)
+		lat = fmt.Sprintf(" latency %s seed %d", prof, seed)
+	}
 	if err := m.Start(); err != nil {
 		fmt.Fprintf(stderr, "irissim serve: %v\n", err)
 		return 1
@@ -64,7 +83,7 @@ and a loopback control endpoint to change its state (irissim set).`)
 	srv := &http.Server{Handler: simulator.ControlHandler(m), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // ends at Close
 	defer srv.Close()
-	fmt.Fprintf(stdout, "irissim: member %s state %s web %s superserver %s control %s\n", *name, st, *web, *ss, ln.Addr())
+	fmt.Fprintf(stdout, "irissim: member %s state %s web %s superserver %s control %s%s\n", *name, st, *web, *ss, ln.Addr(), lat)
 	<-ctx.Done()
 	return 0
 }

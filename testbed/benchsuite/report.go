@@ -19,6 +19,29 @@ type Table struct {
 // AddRow appends one row; it must have as many cells as Head.
 func (t *Table) AddRow(cells ...string) { t.Rows = append(t.Rows, cells) }
 
+// Markdown renders the table as a level-2 section.
+func (t *Table) Markdown(b *strings.Builder) {
+	fmt.Fprintf(b, "## %s\n\n", t.Title)
+	if t.Intro != "" {
+		b.WriteString(t.Intro + "\n\n")
+	}
+	if len(t.Rows) > 0 {
+		b.WriteString("| " + strings.Join(t.Head, " | ") + " |\n")
+		b.WriteString("|" + strings.Repeat("---|", len(t.Head)) + "\n")
+		for _, row := range t.Rows {
+			b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+		}
+	} else {
+		b.WriteString("(no figures: the section did not run)\n")
+	}
+	if len(t.Notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range t.Notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+}
+
 // Report is the whole of BENCHMARKS.md.
 type Report struct {
 	Smoke    bool
@@ -54,25 +77,8 @@ func (r *Report) Write(w io.Writer) error {
 		"compared to. The load generators share the machine's cores with the servers they " +
 		"measure, so absolute figures depend on the machine and only the ratios compare.\n")
 	for _, t := range r.Tables {
-		fmt.Fprintf(&b, "\n## %s\n\n", t.Title)
-		if t.Intro != "" {
-			b.WriteString(t.Intro + "\n\n")
-		}
-		if len(t.Rows) > 0 {
-			b.WriteString("| " + strings.Join(t.Head, " | ") + " |\n")
-			b.WriteString("|" + strings.Repeat("---|", len(t.Head)) + "\n")
-			for _, row := range t.Rows {
-				b.WriteString("| " + strings.Join(row, " | ") + " |\n")
-			}
-		} else {
-			b.WriteString("(no figures: the section did not run)\n")
-		}
-		if len(t.Notes) > 0 {
-			b.WriteString("\n")
-			for _, n := range t.Notes {
-				b.WriteString("- " + n + "\n")
-			}
-		}
+		b.WriteString("\n")
+		t.Markdown(&b)
 	}
 	if len(r.Errors) > 0 {
 		b.WriteString("\n## Sections that failed\n\n")

@@ -13,7 +13,7 @@ import (
 
 // TestPokePromotionLatency measures how long a promotion takes to show on
 // the agent's /primary, with and without the poke that ^ZMIRROR's
-// NotifyBecomePrimary sends, at the default 1 s interval. The poke runs as
+// NotifyBecomePrimary sends, at a 1 s interval. The poke runs as
 // IRIS would run it: the agent binary, started for the one command.
 func TestPokePromotionLatency(t *testing.T) {
 	l := itest.NewLoopback(t)

@@ -241,17 +241,11 @@ func stableStatus(t *testing.T, addr string) string {
 
 func mirrorRequests(t *testing.T, m *itest.Member) int {
 	t.Helper()
-	_, body, err := itest.HTTPGet("http://"+m.IP+":52780/stats", time.Second)
+	n, err := m.MirrorStatusRequests()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st struct {
-		N int `json:"mirror_status_requests"`
-	}
-	if err := json.Unmarshal([]byte(body), &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.N
+	return int(n)
 }
 
 // rawRequest sends req as is and reads the status line.

@@ -1,6 +1,7 @@
 package itest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -22,11 +23,12 @@ func (m *Member) WebAddr() string { return m.IP + ":52773" }
 // SuperServerAddr is the member's SuperServer.
 func (m *Member) SuperServerAddr() string { return m.IP + ":1972" }
 
-// StartMember runs irissim for one member and waits for its control port.
-func StartMember(t testing.TB, name, ip, state string) *Member {
+// StartMember runs irissim for one member, with extra serve flags (such
+// as --latency-profile), and waits for its control port.
+func StartMember(t testing.TB, name, ip, state string, extra ...string) *Member {
 	t.Helper()
 	_, sim := Binaries(t)
-	p := Start(t, "irissim-"+name, nil, sim, "serve", "--name", name, "--ip", ip, "--state", state)
+	p := Start(t, "irissim-"+name, nil, append([]string{sim, "serve", "--name", name, "--ip", ip, "--state", state}, extra...)...)
 	WaitTCP(t, ip+":52780", 10*time.Second)
 	return &Member{Name: name, IP: ip, Proc: p}
 }
@@ -51,6 +53,25 @@ func (m *Member) TrySet(state string) error {
 		return fmt.Errorf("set %s %s: %s", m.Name, state, resp.Status)
 	}
 	return nil
+}
+
+// MirrorStatusRequests is how many mirror_status requests reached the
+// member (its control endpoint's counter).
+func (m *Member) MirrorStatusRequests() (uint64, error) {
+	code, body, err := HTTPGet("http://"+m.IP+":52780/stats", 5*time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("stats of %s: %w", m.Name, err)
+	}
+	if code != http.StatusOK {
+		return 0, fmt.Errorf("stats of %s: status %d", m.Name, code)
+	}
+	var st struct {
+		N uint64 `json:"mirror_status_requests"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		return 0, fmt.Errorf("stats of %s: %w", m.Name, err)
+	}
+	return st.N, nil
 }
 
 // Agent is a running `iris-mirror-agent serve` beside a member.

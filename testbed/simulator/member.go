@@ -11,6 +11,10 @@
 //	hang     both ports accept and never answer (instance hung, or stopped
 //	         behind a live Web Gateway)
 //	down     both ports refuse (host or container gone)
+//
+// SetLatency makes mirror_status.cxw slow the way a busy instance is: each
+// request waits a time drawn from a latency profile, then is answered in
+// the state the member is in by then.
 package simulator
 
 import (
@@ -19,12 +23,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/irismirror/iris-mirror-agent/testbed/latency"
 )
 
 // State is the simulated member's condition.
@@ -75,6 +82,10 @@ type Member struct {
 	closed  bool
 
 	mirrorReqs, appReqs, ssConns atomic.Uint64
+
+	latMu   sync.Mutex // guards latency and rng, drawn per request
+	latency latency.Profile
+	rng     *rand.Rand
 }
 
 // NewMember makes a member; Start opens its ports.
@@ -234,6 +245,9 @@ func (m *Member) serveWeb(w http.ResponseWriter, r *http.Request) {
 		m.mirrorReqs.Add(1)
 	} else {
 		m.appReqs.Add(1)
+	}
+	if mirror && !m.delay(r.Context()) {
+		panic(http.ErrAbortHandler) // the client gave up, or the member went down
 	}
 	st, ok := m.waitWhileHung(r.Context())
 	if !ok {
