@@ -184,9 +184,8 @@ func TestDemotionCutsAfterTheDrain(t *testing.T) {
 	// Every later verdict sweeps again (a handshake that crossed the rule).
 	f.Set(false, time.Now().Add(time.Minute), "role standby")
 	eventually(t, "swept again", func() bool { _, c, _ := k.snapshot(); return len(c) > len(cuts) })
-	if f.Stats().Cut < 2 {
-		t.Fatalf("stats %+v", f.Stats())
-	}
+	// The sweep counts its cuts just after the kernel made them.
+	eventually(t, "both cuts counted", func() bool { return f.Stats().Cut >= 2 })
 }
 
 func TestPromotionDuringTheDrainKeepsSessions(t *testing.T) {
@@ -279,7 +278,9 @@ func TestKernelErrorsAreRetriedAndShown(t *testing.T) {
 	k.mu.Unlock()
 	// No further Set: the fence retries by itself.
 	eventually(t, "retried", f.Open)
-	if f.Stats().LastError != "" || strings.Count(logs.String(), "kernel update failed") < 1 {
+	// Open turns true a moment before the pass clears the error.
+	eventually(t, "error cleared", func() bool { return f.Stats().LastError == "" })
+	if strings.Count(logs.String(), "kernel update failed") < 1 {
 		t.Fatalf("stats %+v, logs:\n%s", f.Stats(), logs)
 	}
 }

@@ -106,7 +106,11 @@ func TestHookGetsEachChangeInOrder(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	time.Sleep(100 * time.Millisecond)
+	// A run is counted once the script has exited, after its line landed.
+	for deadline := time.Now().Add(5 * time.Second); c.get(metrics.HookOK) < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // and no third run follows
 	if c.get(metrics.HookOK) != 2 {
 		t.Errorf("ok runs %d, want 2", c.get(metrics.HookOK))
 	}

@@ -1,10 +1,14 @@
 package itest
 
 import (
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Socket is one TCP socket as ss(8) shows it.
@@ -43,4 +47,35 @@ func Queued(socks []Socket) (recv, send int64) {
 		send += s.SendQ
 	}
 	return recv, send
+}
+
+// Connected reports whether the peer has neither closed nor reset c,
+// reading (and dropping) whatever it sent. It never waits: a read with a
+// short deadline would instead report a timeout, whatever the socket
+// holds, whenever the deadline passed before the read ran (a busy
+// machine).
+func Connected(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	connected := false
+	buf := make([]byte, 4096)
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			switch {
+			case err == unix.EINTR || n > 0:
+				continue
+			case err == unix.EAGAIN:
+				connected = true
+			}
+			return true // EOF, reset or nothing more to read: done either way
+		}
+	})
+	return err == nil && connected
 }
