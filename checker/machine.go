@@ -107,7 +107,11 @@ func (m *Machine) Observe(started, now time.Time, results ...probe.Result) (*Sna
 // them and does not move the lease. It returns false when there is nothing
 // to tell (the lease holds, or Expire already said so).
 func (m *Machine) Expire(now time.Time) (*Snapshot, bool) {
-	if m.expired || now.Before(m.expires) {
+	// Down already tells that IRIS does not answer, and a hung member's
+	// rounds end just as the lease of the one before runs out: made
+	// unknown at each expiry, its role would flap down, unknown, down in
+	// logs and hooks every round. Readers still read the lease itself.
+	if m.expired || now.Before(m.expires) || m.role == Down {
 		return m.snap, false
 	}
 	m.expired = true

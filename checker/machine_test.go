@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -502,7 +503,8 @@ func TestExpireTellsButRenewsNothing(t *testing.T) {
 // TestHungMemberGoesDownAcrossExpiries: a hung member's rounds end with
 // their errors when the lease of the round before has just run out (the
 // default lease is interval + timeout). Each expiry makes the role
-// unknown; the errors still count toward --fall, and the role goes down.
+// unknown; the errors still count toward --fall, and the role goes down,
+// where it stays: a down role does not expire to unknown.
 func TestHungMemberGoesDownAcrossExpiries(t *testing.T) {
 	m, c := newMachine(2, 3) // lease 3s
 	start := c.now()
@@ -519,5 +521,20 @@ func TestHungMemberGoesDownAcrossExpiries(t *testing.T) {
 	}
 	if s.Role != Down || ask(s, AskPrimary).OK {
 		t.Fatalf("after 3 errors across expiries: %+v", s)
+	}
+	// Down, the expiries tell nothing: the role stays down, round after
+	// round, instead of flapping down, unknown, down.
+	for i := 4; i <= 6; i++ {
+		end := start.Add(time.Duration(i+2) * time.Second)
+		if e, ok := m.Expire(end); ok {
+			t.Fatalf("expiry %d while down: %+v", i, e)
+		}
+		if v := m.Snapshot().Verdict(AskPrimary, end.Add(time.Millisecond)); v.OK {
+			t.Fatalf("expiry %d while down: a reader was told %+v", i, v)
+		}
+		s, _ = m.Observe(start.Add(time.Duration(i)*time.Second), end, ms(probe.Error), ss(true))
+		if s.Role != Down || !strings.Contains(s.Reason, fmt.Sprintf("(%d in a row)", i)) {
+			t.Fatalf("round %d while hung: %+v", i, s)
+		}
 	}
 }

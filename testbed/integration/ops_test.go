@@ -114,6 +114,14 @@ func TestQListRolesStatusTableAndMetrics(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "NO routable primary") {
 		t.Errorf("status with the primary hung: exit %d\n%s", code, out)
 	}
+	// qlist says hung at once; mirror_status's own timeout (counted in the
+	// metrics below) comes a probe timeout later: keep the hang till then.
+	timeouts := map[string]string{"probe": "mirror_status", "reason": "timeout"}
+	for deadline := time.Now().Add(10 * time.Second); sample(scrapeMetrics(t, base(agents[0])+"/metrics"), "iris_mirror_agent_probe_errors_total", timeouts) < 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no mirror_status timeout counted while the primary hung")
+		}
+	}
 	ap1a.Set(t, "primary")
 	waitCode(t, base(agents[0])+"/primary", 200, 5*time.Second)
 

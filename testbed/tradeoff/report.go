@@ -79,7 +79,7 @@ const assumptions = `## What the simulation assumes
   round policy of ` + "`monitor.Run`" + `: a round starts every interval whether earlier ones finished or not, at most
   ceil(timeout/interval)+1 run at once, each is observed when its probe returns or at its timeout as an error, a round
   that started before one already observed is superseded, and a lease that runs out with no newer round is told to the
-  machine (` + "`Expire`" + `: the role becomes unknown). A round's timeout and the previous round's lease end fall on one instant
+  machine (` + "`Expire`" + `: the role becomes unknown, unless it is already down). A round's timeout and the previous round's lease end fall on one instant
   when the lease is interval + timeout; the monitor's order there is a race, the simulation tells the lease first.
 - One probe per round, mirror_status. The SuperServer connect check is taken to answer at once and pass (on a member that is
   down it fails too, which changes nothing: mirror_status fails first).
