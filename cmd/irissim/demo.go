@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,11 +28,8 @@ clients; keys (or lines on stdin) trigger failovers. Ctrl-C stops it all.`)
 	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C or q)")
 	fs.StringVar(&o.HAProxy, "haproxy", "", `haproxy binary (default: found in PATH or /usr/sbin; "none" runs without)`)
 	fs.DurationVar(&o.Refresh, "refresh", 200*time.Millisecond, "screen refresh interval")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parse(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "irissim demo: unexpected argument %q\n", fs.Arg(0))

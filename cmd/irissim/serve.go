@@ -32,11 +32,8 @@ and a loopback control endpoint to change its state (irissim set).`)
 	latencyProfile := fs.String("latency-profile", "none", "how long mirror_status.cxw takes to answer: none, jitter ("+
 		"94.9:0-20ms,5:100-400ms,0.1:1-3s), or PCT:MIN-MAX,... with percentages summing to 100")
 	latencySeed := fs.Uint64("latency-seed", 0, "seed of the latency draws (0: a new one, printed)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parse(fs, args); !ok {
+		return code
 	}
 	orDefault := func(v *string, port string) {
 		if *v == "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,11 +22,8 @@ func runSet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, control := controlFlags("irissim set", `Usage: irissim set [flags] STATE
 
 Change a running member's state: primary, backup, async, hang or down.`, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parse(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "irissim set: want one state: primary, backup, async, hang or down")
@@ -46,11 +42,8 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, control := controlFlags("irissim get", `Usage: irissim get [flags]
 
 Print a running member's state and request counters (JSON).`, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parse(fs, args); !ok {
+		return code
 	}
 	body, err := call(ctx, http.MethodGet, "http://"+*control+"/stats", "")
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,4 +28,17 @@ func withUsage(fs *flag.FlagSet, w io.Writer, synopsis string) *flag.FlagSet {
 		})
 	}
 	return fs
+}
+
+// parse parses a subcommand's args. When it fails, code is the exit code:
+// 0 for -h (the usage was printed), 2 for a bad flag (the flag package
+// has said which).
+func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
 }
